@@ -1,0 +1,3 @@
+module github.com/sio-go/sio
+
+go 1.26
