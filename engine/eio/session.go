@@ -104,17 +104,29 @@ type Session struct {
 	closeEvent bool     // EventClose not yet queued
 
 	events []Event
+	now    time.Time // latest time seen
 }
 
 // NewSession opens a session on transport t, answering a handshake at now. The
 // open packet is queued as the first packet. cfg must have its defaults filled
 // (ServerConfig.WithDefaults) and must outlive the session.
 func NewSession(cfg *ServerConfig, sid string, t Transport, now time.Time) *Session {
-	s := &Session{cfg: cfg, sid: sid, transport: t}
+	s := &Session{cfg: cfg, sid: sid, transport: t, now: now}
 	s.queue = append(s.queue, Packet{Type: Open, Data: cfg.AppendOpenPacket(nil, sid, t)})
 	s.nextPing = now.Add(cfg.PingInterval)
 	return s
 }
+
+// observe records the latest time the driver reported.
+func (s *Session) observe(now time.Time) {
+	if now.After(s.now) {
+		s.now = now
+	}
+}
+
+// Now returns the latest time passed to any method: layers above use it for
+// work triggered while digesting events.
+func (s *Session) Now() time.Time { return s.now }
 
 // ID returns the session id.
 func (s *Session) ID() string { return s.sid }
@@ -185,6 +197,7 @@ func (s *Session) QueuedBytes() int { return s.queuedBytes }
 // protocol violation: the session closes and the error tells the driver to
 // answer this request with status 400 (the pending one gets the close packet).
 func (s *Session) HandlePollGet(now time.Time) error {
+	s.observe(now)
 	if s.state == stateClosed || s.transport != Polling {
 		return localErr(ErrWrongTransport, "GET on a session not polling")
 	}
@@ -205,6 +218,7 @@ func (s *Session) HandlePollGet(now time.Time) error {
 // answered (the client closed the request): like the reference, the session
 // closes with "transport error".
 func (s *Session) HandlePollAbort(now time.Time) {
+	s.observe(now)
 	if !s.getPending {
 		return
 	}
@@ -217,6 +231,7 @@ func (s *Session) HandlePollAbort(now time.Time) {
 // HandlePollPostStart records that a POST began. A POST while another is being
 // read is a protocol violation: the session closes, answer 400.
 func (s *Session) HandlePollPostStart(now time.Time) error {
+	s.observe(now)
 	if s.state == stateClosed || s.transport != Polling {
 		return localErr(ErrWrongTransport, "POST on a session not polling")
 	}
@@ -234,6 +249,7 @@ func (s *Session) HandlePollPostStart(now time.Time) error {
 // (answer 413); a malformed payload closes the session with "parse error"
 // (answer 400). The driver answers "ok" when it returns nil.
 func (s *Session) HandlePollPost(now time.Time, body []byte) error {
+	s.observe(now)
 	s.postPending = false
 	if s.state == stateClosed {
 		return localErr(ErrClosed, s.reason)
@@ -256,6 +272,7 @@ func (s *Session) HandlePollPost(now time.Time, body []byte) error {
 // UpgradeTimeout. It returns an error when the session cannot take a WebSocket
 // (already upgraded or upgrading): the driver closes that WebSocket.
 func (s *Session) HandleWebSocketOpen(now time.Time) error {
+	s.observe(now)
 	if err := s.CheckTransport(WebSocket); err != nil || s.transport == WebSocket {
 		return localErr(ErrWrongTransport, "session cannot take a WebSocket")
 	}
@@ -268,6 +285,7 @@ func (s *Session) HandleWebSocketOpen(now time.Time) error {
 // session (reason "parse error" or "transport error"), or only the probing
 // WebSocket during an upgrade, and are returned for logging.
 func (s *Session) HandleWebSocketFrame(now time.Time, frame []byte, binary bool) error {
+	s.observe(now)
 	if s.state == stateClosed {
 		return localErr(ErrClosed, s.reason)
 	}
@@ -334,6 +352,7 @@ func (s *Session) abortUpgrade() {
 // error" when err is not nil), or the WebSocket being probed (the upgrade is
 // cancelled and polling goes on).
 func (s *Session) HandleTransportClose(now time.Time, t Transport, err error) {
+	s.observe(now)
 	if t == WebSocket && s.transport == Polling {
 		if s.upgrade != upgradeNone && s.upgrade != upgradeDone {
 			s.abortUpgrade()
@@ -378,6 +397,7 @@ func (s *Session) handlePacket(now time.Time, p Packet, ws bool) error {
 // close"). Queued packets are written first; then a polling client gets the
 // close packet and a WebSocket is closed.
 func (s *Session) Close(now time.Time, reason string) {
+	s.observe(now)
 	if s.state != stateOpen {
 		return
 	}
@@ -447,6 +467,7 @@ func (s *Session) CloseReason() string { return s.reason }
 // upgrade timeout, the noop that releases a GET during an upgrade, and the
 // grace period of a closing session.
 func (s *Session) HandleTimeout(now time.Time) {
+	s.observe(now)
 	if s.state == stateClosed {
 		return
 	}

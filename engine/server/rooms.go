@@ -1,0 +1,151 @@
+package server
+
+// BroadcastOptions selects the recipients of a broadcast, as the reference
+// adapter does: the sockets in any of Rooms (every socket of the namespace
+// when Rooms is empty), minus the sockets in any of Except. Every socket is in
+// the room named by its own id, so Except can name sockets too.
+type BroadcastOptions struct {
+	Rooms  []string
+	Except []string
+}
+
+// Rooms is the in-memory room index of one namespace: which members (K, for
+// example a socket handle) are in which rooms. It is not safe for concurrent
+// use. It is the local half of an adapter; a networked adapter publishes
+// broadcasts to other nodes and feeds theirs back into the same index.
+type Rooms[K comparable] struct {
+	rooms   map[string]map[K]struct{}
+	members map[K]map[string]struct{}
+}
+
+// NewRooms returns an empty index.
+func NewRooms[K comparable]() *Rooms[K] {
+	return &Rooms[K]{rooms: make(map[string]map[K]struct{}), members: make(map[K]map[string]struct{})}
+}
+
+// Add puts member in each of rooms; a member with no room yet is still
+// registered (it receives namespace-wide broadcasts).
+func (r *Rooms[K]) Add(member K, rooms ...string) {
+	mine := r.members[member]
+	if mine == nil {
+		mine = make(map[string]struct{}, len(rooms)+1)
+		r.members[member] = mine
+	}
+	for _, room := range rooms {
+		if _, ok := mine[room]; ok {
+			continue
+		}
+		mine[room] = struct{}{}
+		set := r.rooms[room]
+		if set == nil {
+			set = make(map[K]struct{}, 1)
+			r.rooms[room] = set
+		}
+		set[member] = struct{}{}
+	}
+}
+
+// Del removes member from room; an emptied room disappears.
+func (r *Rooms[K]) Del(member K, room string) {
+	mine := r.members[member]
+	if _, ok := mine[room]; !ok {
+		return
+	}
+	delete(mine, room)
+	r.dropFromRoom(member, room)
+}
+
+func (r *Rooms[K]) dropFromRoom(member K, room string) {
+	set := r.rooms[room]
+	delete(set, member)
+	if len(set) == 0 {
+		delete(r.rooms, room)
+	}
+}
+
+// DelAll removes member from every room and from the index.
+func (r *Rooms[K]) DelAll(member K) {
+	for room := range r.members[member] {
+		r.dropFromRoom(member, room)
+	}
+	delete(r.members, member)
+}
+
+// Has reports whether member is in room.
+func (r *Rooms[K]) Has(member K, room string) bool {
+	_, ok := r.members[member][room]
+	return ok
+}
+
+// RoomsOf returns the rooms of member, in no particular order.
+func (r *Rooms[K]) RoomsOf(member K) []string {
+	mine := r.members[member]
+	out := make([]string, 0, len(mine))
+	for room := range mine {
+		out = append(out, room)
+	}
+	return out
+}
+
+// AllRooms returns every room name with at least one member.
+func (r *Rooms[K]) AllRooms() []string {
+	out := make([]string, 0, len(r.rooms))
+	for room := range r.rooms {
+		out = append(out, room)
+	}
+	return out
+}
+
+// Len returns the number of members in the index.
+func (r *Rooms[K]) Len() int { return len(r.members) }
+
+// RoomLen returns the number of members in room.
+func (r *Rooms[K]) RoomLen(room string) int { return len(r.rooms[room]) }
+
+// Each calls fn once for every member selected by opts, until fn returns false.
+func (r *Rooms[K]) Each(opts BroadcastOptions, fn func(K) bool) {
+	excluded := func(K) bool { return false }
+	if len(opts.Except) > 0 {
+		except := make(map[K]struct{})
+		for _, room := range opts.Except {
+			for m := range r.rooms[room] {
+				except[m] = struct{}{}
+			}
+		}
+		if len(except) > 0 {
+			excluded = func(m K) bool { _, ok := except[m]; return ok }
+		}
+	}
+	if len(opts.Rooms) == 0 {
+		for m := range r.members {
+			if !excluded(m) && !fn(m) {
+				return
+			}
+		}
+		return
+	}
+	var seen map[K]struct{}
+	if len(opts.Rooms) > 1 {
+		seen = make(map[K]struct{})
+	}
+	for _, room := range opts.Rooms {
+		for m := range r.rooms[room] {
+			if seen != nil {
+				if _, dup := seen[m]; dup {
+					continue
+				}
+				seen[m] = struct{}{}
+			}
+			if !excluded(m) && !fn(m) {
+				return
+			}
+		}
+	}
+}
+
+// Count returns the number of members selected by opts.
+func (r *Rooms[K]) Count(opts BroadcastOptions) int {
+	n := 0
+	r.Each(opts, func(K) bool { n++; return true })
+	return n
+}
