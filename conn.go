@@ -1,0 +1,408 @@
+package sio
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/sio-go/sio/engine/eio"
+	"github.com/sio-go/sio/engine/packet"
+	"github.com/sio-go/sio/engine/server"
+)
+
+// WebSocket is what a driver hands to a Conn: an open WebSocket. The Conn
+// calls WritePackets from one goroutine at a time.
+type WebSocket interface {
+	// WritePackets writes each packet as one WebSocket message: a text
+	// message eio.AppendText(p) or, for binary packets, a binary message of p.Data.
+	WritePackets(packets []eio.Packet) error
+	// Close closes the WebSocket (normal closure).
+	Close() error
+}
+
+// Conn is one Engine.IO connection of a Server, as its driver sees it: the
+// driver reports requests and frames, and the Conn answers them, runs the
+// protocol timers and dispatches events to socket handlers. Safe for
+// concurrent use.
+type Conn struct {
+	srv *Server
+	id  string
+	hs  Handshake
+
+	mu       sync.Mutex
+	ec       *server.Conn
+	sess     *eio.Session
+	sockets  map[string]*Socket // by namespace, connected or connecting
+	timer    *time.Timer
+	deadline time.Time
+	ws       WebSocket // the attached WebSocket (probing or carrying the session)
+	writing  bool      // a goroutine is writing to ws
+	forgot   bool
+
+	pollWake chan struct{}
+	done     chan struct{}
+}
+
+func newConn(s *Server, ec *server.Conn, hs Handshake) *Conn {
+	return &Conn{
+		srv:      s,
+		id:       ec.Session().ID(),
+		hs:       hs,
+		ec:       ec,
+		sess:     ec.Session(),
+		sockets:  make(map[string]*Socket, 1),
+		pollWake: make(chan struct{}, 1),
+		done:     make(chan struct{}),
+	}
+}
+
+// ID returns the Engine.IO session id.
+func (c *Conn) ID() string { return c.id }
+
+// Done is closed when the connection has closed and said everything it had to.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// CheckTransport validates a request routed to this connection by its sid.
+func (c *Conn) CheckTransport(t eio.Transport) *eio.HandshakeError {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sess.CheckTransport(t)
+}
+
+// Poll answers a polling GET: it waits until there is something to send (or
+// ctx ends, which closes the session as the reference does) and returns the
+// response body. An error means the request must be answered 400 (for
+// instance a second concurrent GET).
+func (c *Conn) Poll(ctx context.Context) ([]byte, error) {
+	c.mu.Lock()
+	now := time.Now()
+	if err := c.sess.HandlePollGet(now); err != nil {
+		c.afterLocked(now)
+		c.mu.Unlock()
+		c.flush(false)
+		return nil, err
+	}
+	for {
+		if tr, ok := c.sess.PollTransmit(eio.Polling); ok {
+			body := eio.AppendPayload(make([]byte, 0, eio.PayloadLen(tr.Packets)), tr.Packets)
+			c.afterLocked(time.Now())
+			c.mu.Unlock()
+			c.flush(false)
+			return body, nil
+		}
+		c.mu.Unlock()
+		select {
+		case <-c.pollWake:
+			c.mu.Lock()
+		case <-ctx.Done():
+			c.mu.Lock()
+			if tr, ok := c.sess.PollTransmit(eio.Polling); ok { // raced with an answer
+				c.mu.Unlock()
+				return eio.AppendPayload(nil, tr.Packets), nil
+			}
+			now := time.Now()
+			c.sess.HandlePollAbort(now)
+			c.afterLocked(now)
+			c.mu.Unlock()
+			c.flush(false)
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// PostStart records that a polling POST began; an error means answer 400.
+func (c *Conn) PostStart() error {
+	return c.do(func(now time.Time) error { return c.sess.HandlePollPostStart(now) })
+}
+
+// Post handles the body of a polling POST begun with PostStart. Answer "ok"
+// on nil; 413 when errors.Is(err, eio.ErrPayloadTooLarge); 400 otherwise.
+func (c *Conn) Post(body []byte) error {
+	return c.do(func(now time.Time) error { return c.sess.HandlePollPost(now, body) })
+}
+
+// AttachWebSocket attaches ws: it carries a session opened on WebSocket, or
+// probes an upgrade of a polling session. On error the driver closes ws.
+func (c *Conn) AttachWebSocket(ws WebSocket) error {
+	c.mu.Lock()
+	now := time.Now()
+	if c.sess.Transport() == eio.WebSocket && c.ws == nil {
+		c.ws = ws
+	} else {
+		if err := c.sess.HandleWebSocketOpen(now); err != nil {
+			c.mu.Unlock()
+			return err
+		}
+		c.ws = ws
+	}
+	c.afterLocked(now)
+	c.mu.Unlock()
+	c.flush(false)
+	return nil
+}
+
+// WebSocketMessage handles one message read from ws.
+func (c *Conn) WebSocketMessage(ws WebSocket, data []byte, binary bool) error {
+	return c.do(func(now time.Time) error {
+		if ws != c.ws {
+			return eio.ErrWrongTransport
+		}
+		return c.sess.HandleWebSocketFrame(now, data, binary)
+	})
+}
+
+// WebSocketClosed reports that ws failed or was closed by the peer (err may
+// be nil for a clean close).
+func (c *Conn) WebSocketClosed(ws WebSocket, err error) {
+	_ = c.do(func(now time.Time) error {
+		if ws != c.ws {
+			return nil
+		}
+		c.ws = nil
+		c.sess.HandleTransportClose(now, eio.WebSocket, err)
+		return nil
+	})
+}
+
+// do runs fn under the lock, then digests its consequences.
+func (c *Conn) do(fn func(now time.Time) error) error {
+	c.mu.Lock()
+	now := time.Now()
+	err := fn(now)
+	c.afterLocked(now)
+	c.mu.Unlock()
+	c.flush(false)
+	return err
+}
+
+// afterLocked drains the engine's events into socket queues, in order, and
+// re-arms the timer. Called with c.mu held after every input.
+func (c *Conn) afterLocked(now time.Time) {
+	for ev, ok := c.ec.PollEvent(); ok; ev, ok = c.ec.PollEvent() {
+		c.dispatchLocked(ev)
+	}
+	d, ok := c.ec.Deadline()
+	switch {
+	case !ok:
+		if c.timer != nil {
+			c.timer.Stop()
+		}
+		c.deadline = time.Time{}
+	case !d.Equal(c.deadline):
+		c.deadline = d
+		wait := d.Sub(now)
+		if c.timer == nil {
+			c.timer = time.AfterFunc(wait, c.onTimer)
+		} else {
+			c.timer.Reset(wait)
+		}
+	}
+	if c.sess.Done() && !c.forgot && c.ws == nil {
+		c.forgot = true
+		c.srv.forget(c)
+		close(c.done)
+	}
+}
+
+func (c *Conn) onTimer() {
+	c.mu.Lock()
+	now := time.Now()
+	c.deadline = time.Time{}
+	c.ec.HandleTimeout(now)
+	c.afterLocked(now)
+	c.mu.Unlock()
+	c.flush(true)
+}
+
+// dispatchLocked routes one engine event to its socket's queue.
+func (c *Conn) dispatchLocked(ev server.Event) {
+	switch ev.Kind {
+	case server.EventConnect:
+		s := newSocket(c, ev.Nsp, ev.Auth)
+		c.sockets[ev.Nsp] = s
+		s.enqueue(s.runConnect)
+	case server.EventMessage:
+		if s := c.sockets[ev.Nsp]; s != nil {
+			args := Args{raw: ev.Args, attachments: ev.Attachments}
+			name, id, hasID := ev.Name, ev.ID, ev.HasID
+			s.enqueue(func() { s.dispatchEvent(name, args, id, hasID) })
+		}
+	case server.EventAck:
+		if s := c.sockets[ev.Nsp]; s != nil {
+			s.resolveAck(ev.ID, Args{raw: ev.Args, attachments: ev.Attachments}, nil)
+		}
+	case server.EventAckTimeout:
+		if s := c.sockets[ev.Nsp]; s != nil {
+			s.resolveAck(ev.ID, Args{}, ErrAckTimeout)
+		}
+	case server.EventDisconnect:
+		if s := c.sockets[ev.Nsp]; s != nil {
+			delete(c.sockets, ev.Nsp)
+			reason := ev.Reason
+			s.enqueue(func() { s.onDisconnect(reason) })
+		}
+	case server.EventClose:
+		// Sockets got their EventDisconnect already; the Conn is forgotten
+		// once its last transmits are drained (see afterLocked).
+	}
+}
+
+// flush delivers what the session has to send: it wakes a waiting polling
+// GET and writes WebSocket frames. The caller's goroutine writes them itself
+// unless async is set (broadcasts and timers must not block on one slow
+// client), in which case a goroutine does.
+func (c *Conn) flush(async bool) {
+	c.mu.Lock()
+	if c.sess.HasTransmit(eio.Polling) {
+		select {
+		case c.pollWake <- struct{}{}:
+		default:
+		}
+	}
+	if c.ws == nil || c.writing || !c.sess.HasTransmit(eio.WebSocket) {
+		c.mu.Unlock()
+		return
+	}
+	c.writing = true
+	c.mu.Unlock()
+	if async {
+		go c.writeLoop()
+	} else {
+		c.writeLoop()
+	}
+}
+
+func (c *Conn) writeLoop() {
+	c.mu.Lock()
+	for {
+		ws := c.ws
+		tr, ok := c.sess.PollTransmit(eio.WebSocket)
+		if !ok || ws == nil {
+			c.writing = false
+			c.afterLocked(time.Now())
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+		var err error
+		if len(tr.Packets) > 0 {
+			err = ws.WritePackets(tr.Packets)
+		}
+		if tr.Close || err != nil {
+			_ = ws.Close()
+		}
+		c.mu.Lock()
+		if (tr.Close || err != nil) && c.ws == ws {
+			c.ws = nil
+			c.sess.HandleTransportClose(time.Now(), eio.WebSocket, err)
+		}
+		c.afterLocked(time.Now())
+		if c.sess.HasTransmit(eio.Polling) {
+			select {
+			case c.pollWake <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// send encodes p and queues it, for a socket's own emits.
+func (c *Conn) send(p *packet.Packet, volatile bool) error {
+	c.mu.Lock()
+	if volatile && !c.sess.Writable() {
+		c.mu.Unlock()
+		return nil
+	}
+	err := c.ec.Send(p)
+	c.afterLocked(time.Now())
+	c.mu.Unlock()
+	c.flush(false)
+	return err
+}
+
+// sendEncoded queues a broadcast's shared encoding; writing happens on
+// another goroutine so that one slow client does not hold the broadcast.
+func (c *Conn) sendEncoded(nsp string, enc *server.Encoded, volatile bool) error {
+	c.mu.Lock()
+	if volatile && !c.sess.Writable() {
+		c.mu.Unlock()
+		return nil
+	}
+	err := c.ec.SendEncoded(nsp, enc)
+	c.afterLocked(time.Now())
+	c.mu.Unlock()
+	c.flush(true)
+	return err
+}
+
+func (c *Conn) expectAck(nsp string, id uint64, timeout time.Duration) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var deadline time.Time
+	now := time.Now()
+	if timeout > 0 {
+		deadline = now.Add(timeout)
+	}
+	err := c.ec.ExpectAck(nsp, id, deadline)
+	c.afterLocked(now)
+	return err
+}
+
+func (c *Conn) cancelAck(nsp string, id uint64) {
+	c.mu.Lock()
+	c.ec.CancelAck(nsp, id)
+	c.mu.Unlock()
+}
+
+// accept answers a socket's CONNECT after its middleware passed.
+func (c *Conn) accept(s *Socket) error {
+	c.mu.Lock()
+	err := c.ec.AcceptConnect(s.nsp.name, s.id, nil)
+	c.afterLocked(time.Now())
+	c.mu.Unlock()
+	c.flush(false)
+	return err
+}
+
+func (c *Conn) reject(nsp, message string, data []byte) {
+	c.mu.Lock()
+	if c.sockets[nsp] != nil {
+		delete(c.sockets, nsp)
+	}
+	_ = c.ec.RejectConnect(nsp, message, data)
+	c.afterLocked(time.Now())
+	c.mu.Unlock()
+	c.flush(false)
+}
+
+func (c *Conn) disconnectSocket(nsp string) {
+	c.mu.Lock()
+	_ = c.ec.DisconnectSocket(nsp)
+	c.afterLocked(time.Now())
+	c.mu.Unlock()
+	c.flush(false)
+}
+
+// disconnect closes the whole connection from the server side, DISCONNECT
+// packets first (socket.disconnect(true)).
+func (c *Conn) disconnect() {
+	c.mu.Lock()
+	now := time.Now()
+	c.ec.Disconnect(now)
+	c.afterLocked(now)
+	c.mu.Unlock()
+	c.flush(true)
+}
+
+func (c *Conn) close(reason string) {
+	c.mu.Lock()
+	now := time.Now()
+	c.ec.Close(now, reason)
+	c.afterLocked(now)
+	c.mu.Unlock()
+	c.flush(true)
+}
+
+// IsPayloadTooLarge reports whether err from Post means 413.
+func IsPayloadTooLarge(err error) bool { return errors.Is(err, eio.ErrPayloadTooLarge) }

@@ -1,0 +1,88 @@
+// Package sio is a Socket.IO server and client for Go, wire-compatible with
+// the official JavaScript implementations (Engine.IO protocol v4, Socket.IO
+// protocol v5).
+//
+// This package holds the user-facing API (Server, Namespace, Socket, Client)
+// and is independent of any transport: transport/nethttp serves a Server over
+// net/http and dials a Client natively; transport/wasm runs the Client in a
+// browser. The protocol state machines live in engine/, which does no I/O.
+//
+//	srv := sio.NewServer(nil)
+//	srv.OnConnection(func(s *sio.Socket) {
+//		s.On("chat", func(msg string, ack sio.Ack) {
+//			s.Broadcast().Emit("chat", msg)
+//			ack("ok")
+//		})
+//	})
+//	http.Handle("/socket.io/", nethttp.NewHandler(srv, nil))
+package sio
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/sio-go/sio/engine/eio"
+	"github.com/sio-go/sio/engine/packet"
+	"github.com/sio-go/sio/engine/server"
+)
+
+// ServerOptions configures a Server. The zero value of every field means the
+// reference implementation's default.
+type ServerOptions struct {
+	PingInterval   time.Duration // default 25s
+	PingTimeout    time.Duration // default 20s
+	UpgradeTimeout time.Duration // default 10s
+	ConnectTimeout time.Duration // default 45s
+	// MaxHTTPBufferSize is the largest message or polling POST accepted, in
+	// bytes (default 1e6): a larger POST is answered 413, a larger WebSocket
+	// message closes the connection.
+	MaxHTTPBufferSize int
+	// Transports allowed, among "polling" and "websocket". Default both.
+	Transports []string
+	// DisableUpgrades forbids upgrading polling sessions to WebSocket.
+	DisableUpgrades bool
+	// MaxBufferedBytes bounds what may wait in one connection's send queue;
+	// a client that reads too slowly is disconnected ("transport error")
+	// rather than growing the server's memory. Default 16 MiB.
+	MaxBufferedBytes int
+	// MaxNamespacesPerConn bounds the namespaces one connection may join. Default 100.
+	MaxNamespacesPerConn int
+	// MaxDynamicNamespaces bounds the dynamic child namespaces alive at once. Default 10000.
+	MaxDynamicNamespaces int
+	// MaxPendingAcks bounds the acks a socket may wait for at once. Default 10000.
+	MaxPendingAcks int
+	// MaxAttachments bounds the binary attachments of one packet. Default 16.
+	MaxAttachments int
+	// CleanupEmptyChildNamespaces removes a dynamic child namespace when its
+	// last socket leaves (the reference's option of the same name). Default false.
+	CleanupEmptyChildNamespaces bool
+	// Logger receives protocol errors and handler failures. Default slog.Default().
+	Logger *slog.Logger
+	// NewID generates Engine.IO session ids and socket ids. Default: 20
+	// random base64url characters.
+	NewID func() string
+}
+
+func (o *ServerOptions) engineConfig() server.Config {
+	var ts []eio.Transport
+	for _, name := range o.Transports {
+		if t, ok := eio.ParseTransport(name); ok {
+			ts = append(ts, t)
+		}
+	}
+	return server.Config{
+		EIO: eio.ServerConfig{
+			PingInterval:     o.PingInterval,
+			PingTimeout:      o.PingTimeout,
+			UpgradeTimeout:   o.UpgradeTimeout,
+			MaxPayload:       o.MaxHTTPBufferSize,
+			Transports:       ts,
+			DisableUpgrades:  o.DisableUpgrades,
+			MaxBufferedBytes: o.MaxBufferedBytes,
+		},
+		ConnectTimeout: o.ConnectTimeout,
+		Limits:         packet.Limits{MaxAttachments: o.MaxAttachments},
+		MaxNamespaces:  o.MaxNamespacesPerConn,
+		MaxPendingAcks: o.MaxPendingAcks,
+	}.WithDefaults()
+}

@@ -1,0 +1,432 @@
+// Package nethttp serves a sio.Server over net/http (HTTP long-polling and
+// WebSocket through github.com/coder/websocket) and dials sio clients
+// natively.
+package nethttp
+
+import (
+	"compress/gzip"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
+
+	sio "github.com/sio-go/sio"
+	"github.com/sio-go/sio/engine/eio"
+)
+
+// Options configures a Handler. The zero value serves /socket.io/ with no
+// CORS headers and same-origin WebSocket checks.
+type Options struct {
+	// Path is where the handler answers. Default "/socket.io/".
+	Path string
+	// CORS, when set, adds CORS headers to polling responses and answers
+	// preflight requests. Its origins also pass the WebSocket Origin check.
+	CORS *CORS
+	// AllowRequest vets each handshake; an error refuses it with 403
+	// {"code":4,"message":err.Error()}.
+	AllowRequest func(r *http.Request) error
+	// Cookie, when set, is sent with the handshake response with the session
+	// id as its value (the reference's "cookie" option; name default "io").
+	Cookie *http.Cookie
+	// DisableCompression turns off gzip for polling responses (by default
+	// responses of CompressionThreshold bytes or more are gzipped when the
+	// client accepts it).
+	DisableCompression bool
+	// CompressionThreshold in bytes. Default 1024.
+	CompressionThreshold int
+	// PerMessageDeflate enables WebSocket compression (off by default, as in
+	// the reference).
+	PerMessageDeflate bool
+	// InsecureSkipOriginCheck accepts WebSocket upgrades from any origin.
+	InsecureSkipOriginCheck bool
+	// WriteTimeout bounds one WebSocket write; a client that does not read
+	// for that long is disconnected. Default 30s.
+	WriteTimeout time.Duration
+	// Logger; default slog.Default().
+	Logger *slog.Logger
+}
+
+// CORS configures cross-origin access.
+type CORS struct {
+	// Origins allowed: exact origins such as "https://example.com", or "*"
+	// for any origin. Empty with AllowAll unset allows none.
+	Origins []string
+	// AllowAll reflects any request origin (the reference's origin: true).
+	AllowAll bool
+	// Credentials sets Access-Control-Allow-Credentials.
+	Credentials bool
+	// AllowedHeaders for preflight answers; default: reflect the request's.
+	AllowedHeaders []string
+	// MaxAge of preflight answers, in seconds (0: not sent).
+	MaxAge int
+}
+
+func (c *CORS) allowedOrigin(origin string) (string, bool) {
+	if c == nil || origin == "" {
+		return "", false
+	}
+	if c.AllowAll {
+		return origin, true
+	}
+	for _, o := range c.Origins {
+		if o == "*" {
+			if c.Credentials {
+				return origin, true // "*" is not allowed with credentials
+			}
+			return "*", true
+		}
+		if strings.EqualFold(o, origin) {
+			return origin, true
+		}
+	}
+	return "", false
+}
+
+// Handler serves a sio.Server over HTTP.
+type Handler struct {
+	srv  *sio.Server
+	opts Options
+	log  *slog.Logger
+}
+
+// NewHandler returns a handler serving srv; opts may be nil.
+func NewHandler(srv *sio.Server, opts *Options) *Handler {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.Path == "" {
+		o.Path = "/socket.io/"
+	}
+	if !strings.HasSuffix(o.Path, "/") {
+		o.Path += "/"
+	}
+	if o.CompressionThreshold <= 0 {
+		o.CompressionThreshold = 1024
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = 30 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return &Handler{srv: srv, opts: o, log: o.Logger}
+}
+
+// ListenAndServe serves srv on addr at the default path until it fails.
+func ListenAndServe(addr string, srv *sio.Server, opts *Options) error {
+	h := NewHandler(srv, opts)
+	mux := http.NewServeMux()
+	mux.Handle(h.opts.Path, h)
+	return (&http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}).ListenAndServe()
+}
+
+func isWebSocketUpgrade(r *http.Request) bool {
+	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket") &&
+		headerHasToken(r.Header.Get("Connection"), "upgrade")
+}
+
+func headerHasToken(v, token string) bool {
+	for _, part := range strings.Split(v, ",") {
+		if strings.EqualFold(strings.TrimSpace(part), token) {
+			return true
+		}
+	}
+	return false
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !strings.HasPrefix(r.URL.Path, h.opts.Path) && r.URL.Path+"/" != h.opts.Path {
+		http.NotFound(w, r)
+		return
+	}
+	h.setCORS(w, r)
+	if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+		h.preflight(w, r)
+		return
+	}
+	q := r.URL.Query()
+	ws := isWebSocketUpgrade(r)
+	req := eio.Request{Method: r.Method, EIO: q.Get("EIO"), Transport: q.Get("transport"), SID: q.Get("sid"), WebSocket: ws}
+	route, herr := h.srv.EngineConfig().CheckRequest(req)
+	if herr != nil {
+		writeError(w, herr)
+		return
+	}
+	if route.Handshake {
+		h.handshake(w, r, route.Transport)
+		return
+	}
+	conn, ok := h.srv.Lookup(req.SID)
+	if !ok {
+		writeError(w, eio.NewHandshakeError(eio.CodeUnknownSID))
+		return
+	}
+	if herr := conn.CheckTransport(route.Transport); herr != nil {
+		writeError(w, herr)
+		return
+	}
+	if route.Transport == eio.WebSocket {
+		h.serveWebSocket(w, r, conn)
+		return
+	}
+	switch r.Method {
+	case http.MethodGet:
+		h.poll(w, r, conn)
+	case http.MethodPost:
+		h.post(w, r, conn)
+	default:
+		writeError(w, eio.NewHandshakeError(eio.CodeBadRequest))
+	}
+}
+
+func (h *Handler) handshake(w http.ResponseWriter, r *http.Request, t eio.Transport) {
+	if h.opts.AllowRequest != nil {
+		if err := h.opts.AllowRequest(r); err != nil {
+			writeError(w, &eio.HandshakeError{Code: eio.CodeForbidden, Message: err.Error()})
+			return
+		}
+	}
+	hs := sio.Handshake{
+		Headers: r.Header,
+		Query:   r.URL.Query(),
+		Address: remoteIP(r.RemoteAddr),
+		Time:    time.Now(),
+		Secure:  r.TLS != nil,
+		URL:     r.URL.RequestURI(),
+		XDomain: r.Header.Get("Origin") != "",
+	}
+	if t == eio.WebSocket {
+		wsc, err := h.acceptWebSocket(w, r)
+		if err != nil {
+			return
+		}
+		conn, err := h.srv.Accept(t, hs)
+		if err != nil {
+			_ = wsc.Close(websocket.StatusGoingAway, "server closed")
+			return
+		}
+		h.runWebSocket(conn, wsc)
+		return
+	}
+	conn, err := h.srv.Accept(t, hs)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	if h.opts.Cookie != nil {
+		ck := *h.opts.Cookie
+		if ck.Name == "" {
+			ck.Name = "io"
+		}
+		if ck.Path == "" {
+			ck.Path = "/"
+		}
+		ck.Value = conn.ID()
+		http.SetCookie(w, &ck)
+	}
+	h.poll(w, r, conn)
+}
+
+func (h *Handler) poll(w http.ResponseWriter, r *http.Request, conn *sio.Conn) {
+	body, err := conn.Poll(r.Context())
+	if err != nil {
+		if r.Context().Err() == nil {
+			writeError(w, eio.NewHandshakeError(eio.CodeBadRequest))
+		}
+		return
+	}
+	hdr := w.Header()
+	hdr.Set("Content-Type", "text/plain; charset=UTF-8")
+	if !h.opts.DisableCompression && len(body) >= h.opts.CompressionThreshold && acceptsGzip(r) {
+		hdr.Set("Content-Encoding", "gzip")
+		hdr.Set("Vary", "Accept-Encoding")
+		gz := gzip.NewWriter(w)
+		_, _ = gz.Write(body)
+		_ = gz.Close()
+		return
+	}
+	hdr.Set("Content-Length", strconv.Itoa(len(body)))
+	_, _ = w.Write(body)
+}
+
+func acceptsGzip(r *http.Request) bool {
+	return headerHasToken(r.Header.Get("Accept-Encoding"), "gzip") ||
+		strings.Contains(r.Header.Get("Accept-Encoding"), "gzip")
+}
+
+func (h *Handler) post(w http.ResponseWriter, r *http.Request, conn *sio.Conn) {
+	if err := conn.PostStart(); err != nil {
+		writeError(w, eio.NewHandshakeError(eio.CodeBadRequest))
+		return
+	}
+	limit := int64(h.srv.EngineConfig().MaxPayload)
+	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		_ = conn.Post(nil)
+		writeError(w, eio.NewHandshakeError(eio.CodeBadRequest))
+		return
+	}
+	if err := conn.Post(body); err != nil {
+		if sio.IsPayloadTooLarge(err) {
+			w.Header().Set("Connection", "close")
+			http.Error(w, "payload too large", http.StatusRequestEntityTooLarge)
+			return
+		}
+		writeError(w, eio.NewHandshakeError(eio.CodeBadRequest))
+		return
+	}
+	w.Header().Set("Content-Type", "text/html")
+	w.Header().Set("Content-Length", "2")
+	_, _ = io.WriteString(w, "ok")
+}
+
+func (h *Handler) acceptWebSocket(w http.ResponseWriter, r *http.Request) (*websocket.Conn, error) {
+	opts := &websocket.AcceptOptions{InsecureSkipVerify: h.opts.InsecureSkipOriginCheck}
+	if h.opts.PerMessageDeflate {
+		opts.CompressionMode = websocket.CompressionContextTakeover
+	} else {
+		opts.CompressionMode = websocket.CompressionDisabled
+	}
+	if c := h.opts.CORS; c != nil {
+		if c.AllowAll {
+			opts.InsecureSkipVerify = true
+		}
+		for _, o := range c.Origins {
+			if o == "*" {
+				opts.InsecureSkipVerify = true
+				continue
+			}
+			opts.OriginPatterns = append(opts.OriginPatterns, strings.TrimPrefix(strings.TrimPrefix(o, "https://"), "http://"))
+		}
+	}
+	wsc, err := websocket.Accept(w, r, opts)
+	if err != nil {
+		h.log.Debug("sio: websocket upgrade refused", "err", err)
+		return nil, err
+	}
+	wsc.SetReadLimit(int64(h.srv.EngineConfig().MaxPayload))
+	return wsc, nil
+}
+
+func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request, conn *sio.Conn) {
+	wsc, err := h.acceptWebSocket(w, r)
+	if err != nil {
+		return
+	}
+	h.runWebSocket(conn, wsc)
+}
+
+// runWebSocket attaches wsc to conn and reads it on a goroutine of its own,
+// so that the HTTP handler's goroutine (and its grown stack) goes away.
+func (h *Handler) runWebSocket(conn *sio.Conn, wsc *websocket.Conn) {
+	ws := &wsAdapter{c: wsc, timeout: h.opts.WriteTimeout}
+	if err := conn.AttachWebSocket(ws); err != nil {
+		_ = wsc.Close(websocket.StatusPolicyViolation, "cannot attach")
+		return
+	}
+	go readLoop(conn, ws)
+}
+
+func readLoop(conn *sio.Conn, ws *wsAdapter) {
+	ctx := context.Background()
+	for {
+		typ, data, err := ws.c.Read(ctx)
+		if err != nil {
+			if websocket.CloseStatus(err) == websocket.StatusNormalClosure || websocket.CloseStatus(err) == websocket.StatusGoingAway {
+				err = nil
+			}
+			conn.WebSocketClosed(ws, err)
+			return
+		}
+		// A protocol error closes the session, which closes ws: Read then fails.
+		_ = conn.WebSocketMessage(ws, data, typ == websocket.MessageBinary)
+	}
+}
+
+// wsAdapter implements sio.WebSocket over a coder/websocket connection.
+type wsAdapter struct {
+	c       *websocket.Conn
+	timeout time.Duration
+	buf     []byte
+}
+
+func (a *wsAdapter) WritePackets(packets []eio.Packet) error {
+	ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
+	defer cancel()
+	for _, p := range packets {
+		var err error
+		if p.Binary {
+			err = a.c.Write(ctx, websocket.MessageBinary, p.Data)
+		} else {
+			a.buf = eio.AppendText(a.buf[:0], p)
+			err = a.c.Write(ctx, websocket.MessageText, a.buf)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if cap(a.buf) > 64<<10 {
+		a.buf = nil // do not pin a large buffer on an idle connection
+	}
+	return nil
+}
+
+func (a *wsAdapter) Close() error {
+	return a.c.Close(websocket.StatusNormalClosure, "")
+}
+
+func (h *Handler) setCORS(w http.ResponseWriter, r *http.Request) {
+	origin, ok := h.opts.CORS.allowedOrigin(r.Header.Get("Origin"))
+	if !ok {
+		return
+	}
+	hdr := w.Header()
+	hdr.Set("Access-Control-Allow-Origin", origin)
+	if origin != "*" {
+		hdr.Add("Vary", "Origin")
+	}
+	if h.opts.CORS.Credentials {
+		hdr.Set("Access-Control-Allow-Credentials", "true")
+	}
+}
+
+func (h *Handler) preflight(w http.ResponseWriter, r *http.Request) {
+	hdr := w.Header()
+	if h.opts.CORS != nil {
+		hdr.Set("Access-Control-Allow-Methods", "GET,HEAD,PUT,PATCH,POST,DELETE")
+		if len(h.opts.CORS.AllowedHeaders) > 0 {
+			hdr.Set("Access-Control-Allow-Headers", strings.Join(h.opts.CORS.AllowedHeaders, ","))
+		} else if req := r.Header.Get("Access-Control-Request-Headers"); req != "" {
+			hdr.Set("Access-Control-Allow-Headers", req)
+			hdr.Add("Vary", "Access-Control-Request-Headers")
+		}
+		if h.opts.CORS.MaxAge > 0 {
+			hdr.Set("Access-Control-Max-Age", strconv.Itoa(h.opts.CORS.MaxAge))
+		}
+	}
+	hdr.Set("Content-Length", "0")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func writeError(w http.ResponseWriter, e *eio.HandshakeError) {
+	body := e.Body()
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(e.Status())
+	_, _ = w.Write(body)
+}
+
+func remoteIP(addr string) string {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
+}
