@@ -20,8 +20,9 @@ import (
 // Config holds the Socket.IO server settings. Zero fields take their defaults.
 type Config struct {
 	EIO eio.ServerConfig
-	// ConnectTimeout closes a connection that has joined no namespace this
-	// long after its handshake. Default 45s.
+	// ConnectTimeout: a connection with no connected socket this long after
+	// its handshake is closed; like the reference, it is checked once, at
+	// that time. Default 45s.
 	ConnectTimeout time.Duration
 	// Limits bound what the packet decoder accepts.
 	Limits packet.Limits

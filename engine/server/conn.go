@@ -228,7 +228,6 @@ func (c *Conn) AcceptConnect(nsp, id string, extra []byte) error {
 		return ErrNotPending
 	}
 	s.id, s.state = id, sockConnected
-	c.connectBy = time.Time{}
 	data := append(c.scratch[:0], `{"sid":`...)
 	data = packet.AppendString(data, id)
 	if len(extra) > 0 {

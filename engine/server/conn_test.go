@@ -143,6 +143,14 @@ func TestConnectTimeout(t *testing.T) {
 		{advance: 10 * time.Second},
 	})
 	assert.False(t, tc.conn.Closed())
+	// As in the reference, the check happens once, at the timeout: a client
+	// that left its only namespace by then is closed.
+	tc = h.open()
+	runTable(t, h, tc, []step{
+		{in: "40", out: []string{`40{"sid":"s5"}`}},
+		{in: "41", log: []string{"disconnect / client namespace disconnect"}},
+		{advance: 5 * time.Second, out: []string{"<close>"}, log: []string{"close forced server close"}},
+	})
 }
 
 func TestHeartbeatThroughConn(t *testing.T) {
