@@ -3,7 +3,7 @@ package eio
 import (
 	"bytes"
 	"encoding/base64"
-	"fmt"
+	"strconv"
 )
 
 // PacketType is the Engine.IO packet type, sent as one ASCII digit.
@@ -28,7 +28,7 @@ func (t PacketType) String() string {
 	if int(t) < len(packetTypeNames) {
 		return packetTypeNames[t]
 	}
-	return fmt.Sprintf("PacketType(%d)", byte(t))
+	return "PacketType(" + strconv.Itoa(int(t)) + ")"
 }
 
 // Valid reports whether t is one of the seven Engine.IO v4 packet types.
@@ -72,7 +72,7 @@ func DecodeText(frame []byte) (Packet, error) {
 		return Packet{Type: Message, Data: data, Binary: true}, nil
 	}
 	if c < '0' || c > '0'+byte(Noop) {
-		return Packet{}, remoteErr(ErrUnknownType, fmt.Sprintf("type byte %q", c))
+		return Packet{}, remoteErr(ErrUnknownType, "type byte "+strconv.QuoteRune(rune(c)))
 	}
 	return Packet{Type: PacketType(c - '0'), Data: frame[1:]}, nil
 }
