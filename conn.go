@@ -83,6 +83,7 @@ func (c *Conn) Poll(ctx context.Context) ([]byte, error) {
 		c.flush(false)
 		return nil, err
 	}
+	c.afterLocked(now) // the GET may arm a timer (the noop during an upgrade)
 	for {
 		if tr, ok := c.sess.PollTransmit(eio.Polling); ok {
 			body := eio.AppendPayload(make([]byte, 0, eio.PayloadLen(tr.Packets)), tr.Packets)

@@ -206,7 +206,11 @@ func (b *BroadcastOperator) Except(rooms ...string) *BroadcastOperator {
 }
 
 // Volatile drops the packet for clients whose transport is not ready.
-func (b *BroadcastOperator) Volatile() *BroadcastOperator { c := b.clone(); c.volatile = true; return c }
+func (b *BroadcastOperator) Volatile() *BroadcastOperator {
+	c := b.clone()
+	c.volatile = true
+	return c
+}
 
 // Local limits the broadcast to this server.
 func (b *BroadcastOperator) Local() *BroadcastOperator { c := b.clone(); c.local = true; return c }

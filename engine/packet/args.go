@@ -3,6 +3,7 @@ package packet
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"strconv"
 	"unicode/utf8"
 )
@@ -36,6 +37,10 @@ func EventName(data []byte, args [][]byte) (string, [][]byte, error) {
 		return "", all, remoteErr(ErrInvalidPayload, "event without a name")
 	}
 	first := all[0]
+	if len(first) == 0 {
+		// Only malformed (non-JSON) data yields an empty element, as in "[,]".
+		return "", all, remoteErr(ErrInvalidPayload, "event without a name")
+	}
 	var name string
 	switch c := first[0]; {
 	case c == '"':
@@ -57,7 +62,9 @@ func EventName(data []byte, args [][]byte) (string, [][]byte, error) {
 // just past the ',' that follows it, or ok=false at the closing ']'.
 func nextElement(data []byte, pos int) (elem []byte, next int, ok bool) {
 	i := skipSpace(data, pos)
-	if i >= len(data) || data[i] == ']' {
+	// A '}' here only occurs in malformed data ("[1}"); stopping on it keeps
+	// the callers' loops finite, as no element would consume it.
+	if i >= len(data) || data[i] == ']' || data[i] == '}' {
 		return nil, i, false
 	}
 	start := i
@@ -112,19 +119,91 @@ func skipSpace(b []byte, i int) int {
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
 // Placeholder reports whether elem (raw JSON) is a binary placeholder
-// {"_placeholder":true,"num":N} and returns N.
+// {"_placeholder":true,"num":N} and returns N. As JSON.parse does, it matches
+// keys exactly (after unescaping), lets the last of duplicate keys win and
+// ignores other keys; N must be a number with a non-negative integer value
+// (1, 1.0 and 1e0 alike) no greater than 2^31-1.
 func Placeholder(elem []byte) (int, bool) {
-	if len(elem) < 2 || elem[0] != '{' || !bytes.Contains(elem, []byte(`"_placeholder"`)) {
+	elem = trimSpace(elem)
+	if len(elem) < 2 || elem[0] != '{' {
 		return 0, false
 	}
-	var ph struct {
-		Placeholder bool `json:"_placeholder"`
-		Num         *int `json:"num"`
-	}
-	if json.Unmarshal(elem, &ph) != nil || !ph.Placeholder || ph.Num == nil || *ph.Num < 0 {
+	// Without the key spelled out or an escape that could spell it, ordinary
+	// objects are settled without validating them.
+	if !bytes.Contains(elem, []byte(`_placeholder"`)) && bytes.IndexByte(elem, '\\') < 0 {
 		return 0, false
 	}
-	return *ph.Num, true
+	if !json.Valid(elem) {
+		return 0, false
+	}
+	isPlaceholder, num, hasNum := false, 0, false
+	i := 1
+	for {
+		i = skipSpace(elem, i)
+		if i >= len(elem) || elem[i] != '"' {
+			break // '}': valid JSON leaves nothing else here
+		}
+		keyEnd := stringEnd(elem, i)
+		key := elem[i:keyEnd]
+		i = skipSpace(elem, keyEnd) + 1 // past ':'
+		val, next, ok := nextElement(elem, i)
+		if !ok {
+			break
+		}
+		i = next
+		switch {
+		case keyIs(key, "_placeholder"):
+			isPlaceholder = string(val) == "true"
+		case keyIs(key, "num"):
+			num, hasNum = placeholderNum(val)
+		}
+	}
+	if !isPlaceholder || !hasNum {
+		return 0, false
+	}
+	return num, true
+}
+
+// stringEnd returns the index just past the JSON string starting at data[i].
+func stringEnd(data []byte, i int) int {
+	for i++; i < len(data); i++ {
+		switch data[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return len(data)
+}
+
+// keyIs reports whether the JSON string key (quotes included) denotes name.
+func keyIs(key []byte, name string) bool {
+	if len(key) == len(name)+2 && string(key[1:len(key)-1]) == name {
+		return true
+	}
+	if bytes.IndexByte(key, '\\') < 0 {
+		return false
+	}
+	s, err := unquote(key)
+	return err == nil && s == name
+}
+
+// placeholderNum returns the value of a placeholder's num: a JSON number
+// whose value is a non-negative integer that fits in 31 bits.
+func placeholderNum(val []byte) (int, bool) {
+	if len(val) == 0 || (val[0] != '-' && (val[0] < '0' || val[0] > '9')) {
+		return 0, false
+	}
+	const maxNum = 1<<31 - 1
+	if n, err := strconv.ParseUint(string(val), 10, 31); err == nil {
+		return int(n), true
+	}
+	f, err := strconv.ParseFloat(string(val), 64)
+	if err != nil || f < 0 || f > maxNum || f != math.Trunc(f) {
+		return 0, false
+	}
+	return int(f), true
 }
 
 // AppendPlaceholder appends the placeholder for attachment num.

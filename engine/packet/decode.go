@@ -1,6 +1,7 @@
 package packet
 
 import (
+	"bytes"
 	"encoding/json"
 	"strconv"
 )
@@ -62,6 +63,10 @@ func DecodeHeader(text []byte, lim Limits) (Packet, int, error) {
 			return p, 0, remoteErr(ErrIllegalAttach, "")
 		}
 		n, _ := strconv.Atoi(string(text[start:i]))
+		if n < 1 {
+			// The reference refuses a binary packet announcing no attachment.
+			return p, 0, remoteErr(ErrIllegalAttach, "no attachment announced")
+		}
 		if n > lim.MaxAttachments {
 			return p, 0, remoteErr(ErrTooManyAttach, strconv.Itoa(n)+" announced, limit "+strconv.Itoa(lim.MaxAttachments))
 		}
@@ -86,14 +91,21 @@ func DecodeHeader(text []byte, lim Limits) (Packet, int, error) {
 		if i-start > lim.MaxIDDigits {
 			return p, 0, remoteErr(ErrBadID, "ack id too long")
 		}
-		p.ID, _ = strconv.ParseUint(string(text[start:i]), 10, 64)
-		p.HasID = true
+		id, err := strconv.ParseUint(string(text[start:i]), 10, 64)
+		if err != nil {
+			// Only reachable when MaxIDDigits allows more digits than a uint64 holds.
+			return p, 0, remoteErr(ErrBadID, "ack id out of range")
+		}
+		p.ID, p.HasID = id, true
 	}
 	if i < len(text) {
 		p.Data = text[i:]
 		if err := checkJSON(p.Data, lim.MaxDepth); err != nil {
 			return p, 0, err
 		}
+		// JSON.parse ignores surrounding white space; so does the reference,
+		// and Data keeps only the value, whose first byte tells its kind.
+		p.Data = trimSpace(p.Data)
 	}
 	if err := validPayload(&p); err != nil {
 		return p, 0, err
@@ -128,14 +140,20 @@ func validPayload(p *Packet) error {
 		if first != '[' {
 			break
 		}
-		name, isNum, err := eventName(p.Data)
-		if err != nil {
-			return err
+		first, _, ok := nextElement(p.Data, 1)
+		if !ok || len(first) == 0 {
+			return remoteErr(ErrInvalidPayload, "event without a name")
 		}
-		if !isNum && IsReserved(name) {
-			return remoteErr(ErrReservedEvent, strconv.Quote(name))
+		switch c := first[0]; {
+		case c == '"':
+			if name, reserved := reservedName(first); reserved {
+				return remoteErr(ErrReservedEvent, strconv.Quote(name))
+			}
+			return nil
+		case c == '-' || (c >= '0' && c <= '9'):
+			return nil
 		}
-		return nil
+		return remoteErr(ErrInvalidPayload, "event name is neither a string nor a number")
 	}
 	return remoteErr(ErrInvalidPayload, "payload not allowed for "+p.Type.String())
 }
@@ -174,27 +192,37 @@ func checkJSON(data []byte, maxDepth int) error {
 	return nil
 }
 
-// eventName returns the first element of the JSON array data: a string
-// (unquoted) or a number (as text, isNum set). data must be valid JSON.
-func eventName(data []byte) (name string, isNum bool, err error) {
-	first, _, ok := nextElement(data, 1)
-	if !ok {
-		return "", false, remoteErr(ErrInvalidPayload, "event without a name")
+// reservedName reports whether the JSON string q (quotes included) names a
+// reserved event, without allocating unless q holds escapes.
+func reservedName(q []byte) (string, bool) {
+	if len(q) < 2 || q[len(q)-1] != '"' {
+		return "", false
 	}
-	switch c := first[0]; {
-	case c == '"':
-		s, err := unquote(first)
-		return s, false, err
-	case c == '-' || (c >= '0' && c <= '9'):
-		return string(first), true, nil
+	raw := q[1 : len(q)-1]
+	if bytes.IndexByte(raw, '\\') < 0 {
+		// Reserved names are ASCII: without escapes the raw bytes are the name.
+		for _, r := range ReservedEvents {
+			if string(raw) == r {
+				return r, true
+			}
+		}
+		return "", false
 	}
-	return "", false, remoteErr(ErrInvalidPayload, "event name is neither a string nor a number")
+	name, err := unquote(q)
+	if err != nil {
+		return "", false
+	}
+	return name, IsReserved(name)
 }
 
+// unquote returns the string the JSON string literal q denotes.
 func unquote(q []byte) (string, error) {
+	if len(q) < 2 || q[0] != '"' || q[len(q)-1] != '"' {
+		return "", remoteErr(ErrInvalidPayload, "bad string")
+	}
 	plain := true
 	for _, c := range q[1 : len(q)-1] {
-		if c == '\\' || c >= 0x80 {
+		if c == '\\' || c == '"' || c < 0x20 || c >= 0x80 {
 			plain = false
 			break
 		}
@@ -207,6 +235,16 @@ func unquote(q []byte) (string, error) {
 		return "", remoteErr(ErrInvalidPayload, "bad string")
 	}
 	return s, nil
+}
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && isSpace(b[0]) {
+		b = b[1:]
+	}
+	for len(b) > 0 && isSpace(b[len(b)-1]) {
+		b = b[:len(b)-1]
+	}
+	return b
 }
 
 // Decoder turns Engine.IO messages into Socket.IO packets, collecting the

@@ -108,7 +108,8 @@ func AppendHeader(dst []byte, p *Packet) []byte {
 // HeaderLen returns the number of bytes AppendHeader appends for p.
 func HeaderLen(p *Packet) int {
 	n := 1 + len(p.Data)
-	if a := len(p.Attachments); a > 0 || p.Type.Binary() {
+	a := len(p.Attachments)
+	if p.Type.Binary() || (a > 0 && (p.Type == Event || p.Type == Ack)) {
 		n += decimalLen(uint64(a)) + 1
 	}
 	if p.Namespace != "" && p.Namespace != "/" {

@@ -148,6 +148,10 @@ type clientWS struct{ c *websocket.Conn }
 
 func (w *clientWS) Read(ctx context.Context) ([]byte, bool, error) {
 	typ, data, err := w.c.Read(ctx)
+	if err != nil && websocket.CloseStatus(err) != -1 {
+		// A close frame arrived: a clean "transport close", as a browser's close event.
+		return nil, false, io.EOF
+	}
 	return data, typ == websocket.MessageBinary, err
 }
 
@@ -160,3 +164,35 @@ func (w *clientWS) Write(ctx context.Context, data []byte, binary bool) error {
 }
 
 func (w *clientWS) Close() error { return w.c.Close(websocket.StatusNormalClosure, "") }
+
+// Dial connects a client socket to the server at rawURL, whose path names
+// the namespace as in socket.io-client's io("http://host/admin"); "/" when
+// the path is empty. The socket is not connected yet: register its
+// handlers, then call Connect.
+func Dial(rawURL string, opts *sio.ClientOptions, topts *ClientTransportOptions) (*sio.ClientSocket, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	tr, err := NewClientTransport(rawURL, topts)
+	if err != nil {
+		return nil, err
+	}
+	if u.RawQuery != "" {
+		var o sio.ClientOptions
+		if opts != nil {
+			o = *opts
+		}
+		q := u.Query()
+		for k, v := range o.Query {
+			q[k] = v
+		}
+		o.Query = q
+		opts = &o
+	}
+	s, err := sio.NewManager(tr, opts).Socket(u.Path)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
