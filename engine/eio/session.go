@@ -1,6 +1,7 @@
 package eio
 
 import (
+	"errors"
 	"time"
 )
 
@@ -112,7 +113,9 @@ type Session struct {
 // (ServerConfig.WithDefaults) and must outlive the session.
 func NewSession(cfg *ServerConfig, sid string, t Transport, now time.Time) *Session {
 	s := &Session{cfg: cfg, sid: sid, transport: t, now: now}
-	s.queue = append(s.queue, Packet{Type: Open, Data: cfg.AppendOpenPacket(nil, sid, t)})
+	open := Packet{Type: Open, Data: cfg.AppendOpenPacket(nil, sid, t)}
+	s.queue = append(s.queue, open)
+	s.queuedBytes = TextLen(open)
 	s.nextPing = now.Add(cfg.PingInterval)
 	return s
 }
@@ -146,16 +149,22 @@ func (s *Session) Done() bool {
 
 // CheckTransport validates a request routed to this session by its sid: a
 // polling request after the upgrade, or a second WebSocket, is a bad request.
+// A WebSocket is accepted only as an upgrade of an open polling session with
+// no upgrade in progress.
 func (s *Session) CheckTransport(t Transport) *HandshakeError {
 	if s.state == stateClosed {
 		return NewHandshakeError(CodeUnknownSID)
 	}
-	if t == s.transport {
-		return nil
-	}
-	if t == WebSocket && s.transport == Polling && s.upgrade == upgradeNone &&
-		!s.cfg.DisableUpgrades && s.cfg.allows(WebSocket) {
-		return nil
+	switch t {
+	case Polling:
+		if s.transport == Polling {
+			return nil
+		}
+	case WebSocket:
+		if s.transport == Polling && s.state == stateOpen && s.upgrade == upgradeNone &&
+			!s.cfg.DisableUpgrades && s.cfg.allows(WebSocket) {
+			return nil
+		}
 	}
 	return NewHandshakeError(CodeBadRequest)
 }
@@ -181,6 +190,7 @@ func (s *Session) enqueue(p Packet) error {
 		return localErr(ErrClosed, s.reason)
 	}
 	n := TextLen(p)
+	// The bound covers every queued packet, pings included.
 	if s.cfg.MaxBufferedBytes > 0 && s.queuedBytes+n > s.cfg.MaxBufferedBytes {
 		s.closeNow(ReasonTransportError, localErr(ErrPayloadTooLarge, "send queue over MaxBufferedBytes: slow consumer"), false)
 		return localErr(ErrClosed, s.reason)
@@ -196,9 +206,13 @@ func (s *Session) QueuedBytes() int { return s.queuedBytes }
 // HandlePollGet records a polling GET. A GET while another is pending is a
 // protocol violation: the session closes and the error tells the driver to
 // answer this request with status 400 (the pending one gets the close packet).
+// On a closed session it returns ErrClosed, after the upgrade ErrWrongTransport.
 func (s *Session) HandlePollGet(now time.Time) error {
 	s.observe(now)
-	if s.state == stateClosed || s.transport != Polling {
+	if s.state == stateClosed {
+		return localErr(ErrClosed, s.reason)
+	}
+	if s.transport != Polling {
 		return localErr(ErrWrongTransport, "GET on a session not polling")
 	}
 	if s.getPending {
@@ -232,7 +246,10 @@ func (s *Session) HandlePollAbort(now time.Time) {
 // read is a protocol violation: the session closes, answer 400.
 func (s *Session) HandlePollPostStart(now time.Time) error {
 	s.observe(now)
-	if s.state == stateClosed || s.transport != Polling {
+	if s.state == stateClosed {
+		return localErr(ErrClosed, s.reason)
+	}
+	if s.transport != Polling {
 		return localErr(ErrWrongTransport, "POST on a session not polling")
 	}
 	if s.postPending {
@@ -257,7 +274,10 @@ func (s *Session) HandlePollPost(now time.Time, body []byte) error {
 	if len(body) > s.cfg.MaxPayload {
 		return remoteErr(ErrPayloadTooLarge, "POST body over maxPayload")
 	}
-	return DecodePayload(body, func(p Packet) error {
+	err := DecodePayload(body, func(p Packet) error {
+		if s.state == stateClosed {
+			return errStopPayload // what follows a close is not for anyone
+		}
 		if p.Type == Close {
 			// The client closes: release a pending GET with a noop, as the reference does.
 			s.closeNow(ReasonTransportClose, nil, true)
@@ -265,15 +285,28 @@ func (s *Session) HandlePollPost(now time.Time, body []byte) error {
 		}
 		return s.handlePacket(now, p, false)
 	})
+	if err == errStopPayload {
+		return nil
+	}
+	if err != nil {
+		// A malformed packet (the reference's "error" packet). A packet
+		// handlePacket refused already closed the session.
+		s.closeNow(ReasonParseError, err, false)
+	}
+	return err
 }
+
+// errStopPayload stops decoding a payload once the session closed.
+var errStopPayload = errors.New("stop")
 
 // HandleWebSocketOpen attaches a WebSocket to the session. For a session
 // opened on polling this starts an upgrade: the probe must complete within
 // UpgradeTimeout. It returns an error when the session cannot take a WebSocket
-// (already upgraded or upgrading): the driver closes that WebSocket.
+// (CheckTransport refuses it: already on WebSocket, upgrading, closing or
+// closed): the driver closes that WebSocket.
 func (s *Session) HandleWebSocketOpen(now time.Time) error {
 	s.observe(now)
-	if err := s.CheckTransport(WebSocket); err != nil || s.transport == WebSocket {
+	if err := s.CheckTransport(WebSocket); err != nil {
 		return localErr(ErrWrongTransport, "session cannot take a WebSocket")
 	}
 	s.upgrade = upgradeWSOpen
@@ -283,11 +316,18 @@ func (s *Session) HandleWebSocketOpen(now time.Time) error {
 
 // HandleWebSocketFrame handles one WebSocket message. Protocol errors close the
 // session (reason "parse error" or "transport error"), or only the probing
-// WebSocket during an upgrade, and are returned for logging.
+// WebSocket during an upgrade, and are returned for logging. A frame arriving
+// on a probing WebSocket the session already gave up on (and asked the driver
+// to close) changes nothing and returns ErrWrongTransport.
 func (s *Session) HandleWebSocketFrame(now time.Time, frame []byte, binary bool) error {
 	s.observe(now)
 	if s.state == stateClosed {
 		return localErr(ErrClosed, s.reason)
+	}
+	if s.transport == Polling && s.upgrade == upgradeNone {
+		// A frame still in flight on a probing WebSocket this session gave
+		// up on (and asked to close): it concerns nobody.
+		return localErr(ErrWrongTransport, "no WebSocket attached")
 	}
 	var p Packet
 	if binary {
@@ -319,9 +359,8 @@ func (s *Session) handleProbePacket(now time.Time, p Packet) error {
 	case s.upgrade == upgradeWSOpen && p.Type == Ping && string(p.Data) == "probe":
 		s.upgrade = upgradeProbed
 		s.wsCtl = append(s.wsCtl, Packet{Type: Pong, Data: []byte("probe")})
-		if s.getPending {
-			s.noopAt = now // release the pending GET at once
-		}
+		// A GET already waiting is released by a noop at once (noopAt stays
+		// zero); one arriving later waits upgradeNoopDelay.
 		return nil
 	case s.upgrade == upgradeProbed && p.Type == Upgrade:
 		s.upgrade = upgradeDone
@@ -374,6 +413,14 @@ func (s *Session) HandleTransportClose(now time.Time, t Transport, err error) {
 }
 
 func (s *Session) handlePacket(now time.Time, p Packet, ws bool) error {
+	if s.state != stateOpen {
+		// Closing: like the reference, ignore what the peer sends, but take
+		// a pong so that a pending ping does not time out.
+		if p.Type == Pong {
+			s.pongBy = time.Time{}
+		}
+		return nil
+	}
 	switch p.Type {
 	case Message:
 		s.events = append(s.events, Event{Kind: EventMessage, Data: p.Data, Binary: p.Binary})
@@ -395,7 +442,8 @@ func (s *Session) handlePacket(now time.Time, p Packet, ws bool) error {
 
 // Close closes the session from this side with reason (usually "forced
 // close"). Queued packets are written first; then a polling client gets the
-// close packet and a WebSocket is closed.
+// close packet and a WebSocket is closed. While closing no ping is sent and
+// what the peer sends is ignored (except that a pong is taken).
 func (s *Session) Close(now time.Time, reason string) {
 	s.observe(now)
 	if s.state != stateOpen {
@@ -404,6 +452,7 @@ func (s *Session) Close(now time.Time, reason string) {
 	s.state = stateClosing
 	s.reason = reason
 	s.closeBy = now.Add(closeGrace)
+	s.nextPing = time.Time{} // no new ping while closing
 	if s.upgrade != upgradeNone && s.upgrade != upgradeDone {
 		s.abortUpgrade()
 	}
@@ -436,6 +485,7 @@ func (s *Session) closeNow(reason string, err error, noopGET bool) {
 		return
 	}
 	s.queue, s.queuedBytes = nil, 0
+	s.wsCtl = nil
 	if s.upgrade != upgradeNone && s.upgrade != upgradeDone {
 		s.abortUpgrade()
 	}
@@ -482,8 +532,9 @@ func (s *Session) HandleTimeout(now time.Time) {
 	if !s.nextPing.IsZero() && !now.Before(s.nextPing) && s.state == stateOpen {
 		s.nextPing = time.Time{}
 		s.pongBy = now.Add(s.cfg.PingTimeout)
-		s.queue = append(s.queue, Packet{Type: Ping})
-		s.queuedBytes++
+		if s.enqueue(Packet{Type: Ping}) != nil {
+			return // closed: slow consumer
+		}
 	}
 	if !s.upgradeBy.IsZero() && !now.Before(s.upgradeBy) {
 		s.abortUpgrade()
