@@ -22,6 +22,7 @@ type ClientTransport interface {
 // ClientWebSocket is an open WebSocket of a ClientTransport. Read is called
 // from one goroutine, Write from another, Close from any.
 type ClientWebSocket interface {
+	// Read returns the next message; io.EOF when the peer closed cleanly.
 	Read(ctx context.Context) (data []byte, binary bool, err error)
 	Write(ctx context.Context, data []byte, binary bool) error
 	Close() error

@@ -99,7 +99,9 @@ func (c *Conn) Poll(ctx context.Context) ([]byte, error) {
 		case <-ctx.Done():
 			c.mu.Lock()
 			if tr, ok := c.sess.PollTransmit(eio.Polling); ok { // raced with an answer
+				c.afterLocked(time.Now())
 				c.mu.Unlock()
+				c.flush(false)
 				return eio.AppendPayload(nil, tr.Packets), nil
 			}
 			now := time.Now()

@@ -45,8 +45,9 @@ type ServerConfig struct {
 	PingInterval   time.Duration // default 25s
 	PingTimeout    time.Duration // default 20s
 	UpgradeTimeout time.Duration // default 10s
-	// MaxPayload is the largest message (WebSocket) or POST body (polling)
-	// accepted, in bytes; it is also announced in the open packet. Default 1e6.
+	// MaxPayload is the largest POST body (polling) accepted, in bytes; it
+	// is announced in the open packet. Drivers enforce it on WebSocket
+	// messages with their read limit (the session sees frames whole). Default 1e6.
 	MaxPayload int
 	// Transports lists the transports clients may use. Default: polling and websocket.
 	Transports []Transport

@@ -139,7 +139,11 @@ func onConnection(s *sio.Socket) {
 			_ = ack("timeout", nil)
 			return
 		}
-		_ = ack(nil, reply.Raw(0))
+		var first any // the client's first ack argument, binary included
+		if reply.Len() > 0 {
+			first = reply.Values()[0]
+		}
+		_ = ack(nil, first)
 	})
 	s.On("count", func(ack sio.Ack) {
 		_ = ack(len(nsp.FetchSockets()))
@@ -147,5 +151,10 @@ func onConnection(s *sio.Socket) {
 	s.On("disconnect-me", func() { s.Disconnect(true) })
 	s.On("rooms-of", func(ack sio.Ack) { _ = ack(s.Rooms()) })
 
-	_ = s.Emit("hello", map[string]any{"id": s.ID(), "nsp": nsp.Name(), "auth": s.Handshake().Auth})
+	// A struct keeps the reference's key order: id, nsp, auth.
+	_ = s.Emit("hello", struct {
+		ID   string          `json:"id"`
+		Nsp  string          `json:"nsp"`
+		Auth json.RawMessage `json:"auth"`
+	}{s.ID(), nsp.Name(), s.Handshake().Auth})
 }

@@ -245,6 +245,7 @@ func (h *Handler) poll(w http.ResponseWriter, r *http.Request, conn *sio.Conn) {
 	}
 	hdr := w.Header()
 	hdr.Set("Content-Type", "text/plain; charset=UTF-8")
+	hdr.Set("Cache-Control", "no-store") // as the reference: no proxy may cache a poll
 	if !h.opts.DisableCompression && len(body) >= h.opts.CompressionThreshold && acceptsGzip(r) {
 		hdr.Set("Content-Encoding", "gzip")
 		hdr.Set("Vary", "Accept-Encoding")
@@ -284,6 +285,7 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request, conn *sio.Conn) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/html")
+	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Length", "2")
 	_, _ = io.WriteString(w, "ok")
 }
@@ -340,6 +342,11 @@ func readLoop(conn *sio.Conn, ws *wsAdapter) {
 	for {
 		typ, data, err := ws.c.Read(ctx)
 		if err != nil {
+			// Release the TCP connection: a failed read (a message over the
+			// read limit, which already sent the close frame 1009, or a
+			// protocol error) leaves it open otherwise, and the peer waits
+			// for the server to end it.
+			_ = ws.c.CloseNow()
 			if websocket.CloseStatus(err) == websocket.StatusNormalClosure || websocket.CloseStatus(err) == websocket.StatusGoingAway {
 				err = nil
 			}
