@@ -26,12 +26,14 @@ type WebSocket interface {
 // protocol timers and dispatches events to socket handlers. Safe for
 // concurrent use.
 type Conn struct {
-	srv *Server
+	reg *registry
+	srv *Server       // Socket.IO mode
+	eng *EngineSocket // Engine.IO-only mode
 	id  string
 	hs  Handshake
 
 	mu       sync.Mutex
-	ec       *server.Conn
+	ec       *server.Conn // Socket.IO mode
 	sess     *eio.Session
 	sockets  map[string]*Socket // by namespace, connected or connecting
 	timer    *time.Timer
@@ -44,18 +46,28 @@ type Conn struct {
 	done     chan struct{}
 }
 
-func newConn(s *Server, ec *server.Conn, hs Handshake) *Conn {
+func newConn(reg *registry, sess *eio.Session, hs Handshake) *Conn {
 	return &Conn{
-		srv:      s,
-		id:       ec.Session().ID(),
+		reg:      reg,
+		id:       sess.ID(),
 		hs:       hs,
-		ec:       ec,
-		sess:     ec.Session(),
+		sess:     sess,
 		sockets:  make(map[string]*Socket, 1),
 		pollWake: make(chan struct{}, 1),
 		done:     make(chan struct{}),
 	}
 }
+
+// start digests the new session's first outputs.
+func (c *Conn) start(now time.Time) {
+	c.mu.Lock()
+	c.afterLocked(now)
+	c.mu.Unlock()
+	c.flush(false)
+}
+
+// Handshake returns the details of the request that opened the connection.
+func (c *Conn) Handshake() *Handshake { return &c.hs }
 
 // ID returns the Engine.IO session id.
 func (c *Conn) ID() string { return c.id }
@@ -77,6 +89,7 @@ func (c *Conn) CheckTransport(t eio.Transport) *eio.HandshakeError {
 func (c *Conn) Poll(ctx context.Context) ([]byte, error) {
 	c.mu.Lock()
 	now := time.Now()
+	c.catchUpLocked(now)
 	if err := c.sess.HandlePollGet(now); err != nil {
 		c.afterLocked(now)
 		c.mu.Unlock()
@@ -168,10 +181,26 @@ func (c *Conn) WebSocketClosed(ws WebSocket, err error) {
 	})
 }
 
+// catchUpLocked fires timers already due at now before an input is
+// handled, so that a late timer goroutine cannot reorder them: a request
+// arriving after the ping timeout finds the session closed.
+func (c *Conn) catchUpLocked(now time.Time) {
+	if c.deadline.IsZero() || now.Before(c.deadline) {
+		return
+	}
+	c.deadline = time.Time{}
+	if c.ec != nil {
+		c.ec.HandleTimeout(now)
+	} else {
+		c.sess.HandleTimeout(now)
+	}
+}
+
 // do runs fn under the lock, then digests its consequences.
 func (c *Conn) do(fn func(now time.Time) error) error {
 	c.mu.Lock()
 	now := time.Now()
+	c.catchUpLocked(now)
 	err := fn(now)
 	c.afterLocked(now)
 	c.mu.Unlock()
@@ -182,10 +211,19 @@ func (c *Conn) do(fn func(now time.Time) error) error {
 // afterLocked drains the engine's events into socket queues, in order, and
 // re-arms the timer. Called with c.mu held after every input.
 func (c *Conn) afterLocked(now time.Time) {
-	for ev, ok := c.ec.PollEvent(); ok; ev, ok = c.ec.PollEvent() {
-		c.dispatchLocked(ev)
+	var d time.Time
+	var ok bool
+	if c.ec != nil {
+		for ev, more := c.ec.PollEvent(); more; ev, more = c.ec.PollEvent() {
+			c.dispatchLocked(ev)
+		}
+		d, ok = c.ec.Deadline()
+	} else {
+		for ev, more := c.sess.PollEvent(); more; ev, more = c.sess.PollEvent() {
+			c.eng.dispatchLocked(ev)
+		}
+		d, ok = c.sess.Deadline()
 	}
-	d, ok := c.ec.Deadline()
 	switch {
 	case !ok:
 		if c.timer != nil {
@@ -203,7 +241,7 @@ func (c *Conn) afterLocked(now time.Time) {
 	}
 	if c.sess.Done() && !c.forgot && c.ws == nil {
 		c.forgot = true
-		c.srv.forget(c)
+		c.reg.forget(c)
 		close(c.done)
 	}
 }
@@ -212,7 +250,11 @@ func (c *Conn) onTimer() {
 	c.mu.Lock()
 	now := time.Now()
 	c.deadline = time.Time{}
-	c.ec.HandleTimeout(now)
+	if c.ec != nil {
+		c.ec.HandleTimeout(now)
+	} else {
+		c.sess.HandleTimeout(now)
+	}
 	c.afterLocked(now)
 	c.mu.Unlock()
 	c.flush(true)
@@ -401,7 +443,11 @@ func (c *Conn) disconnect() {
 func (c *Conn) close(reason string) {
 	c.mu.Lock()
 	now := time.Now()
-	c.ec.Close(now, reason)
+	if c.ec != nil {
+		c.ec.Close(now, reason)
+	} else {
+		c.sess.Close(now, reason)
+	}
 	c.afterLocked(now)
 	c.mu.Unlock()
 	c.flush(true)

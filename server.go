@@ -44,13 +44,63 @@ type Server struct {
 	cfg  server.Config
 	log  *slog.Logger
 
-	mu     sync.RWMutex
-	nsps   *server.Namespaces[*Namespace]
-	closed bool
+	mu   sync.RWMutex
+	nsps *server.Namespaces[*Namespace]
 
+	registry
+}
+
+// registry holds the live connections of a server, by session id.
+type registry struct {
+	closed    atomic.Bool
 	conns     sync.Map // sid → *Conn
 	connCount atomic.Int64
 	wg        sync.WaitGroup // live connections, for Shutdown
+}
+
+func (r *registry) add(c *Conn) {
+	r.conns.Store(c.id, c)
+	r.connCount.Add(1)
+	r.wg.Add(1)
+}
+
+func (r *registry) forget(c *Conn) {
+	if _, loaded := r.conns.LoadAndDelete(c.id); loaded {
+		r.connCount.Add(-1)
+		r.wg.Done()
+	}
+}
+
+// Lookup returns the connection with Engine.IO session id sid.
+func (r *registry) Lookup(sid string) (*Conn, bool) {
+	v, ok := r.conns.Load(sid)
+	if !ok {
+		return nil, false
+	}
+	return v.(*Conn), true
+}
+
+// ConnCount returns the number of open Engine.IO connections.
+func (r *registry) ConnCount() int { return int(r.connCount.Load()) }
+
+func (r *registry) closeAll(reason string) {
+	r.closed.Store(true)
+	r.conns.Range(func(_, v any) bool {
+		v.(*Conn).close(reason)
+		return true
+	})
+}
+
+func (r *registry) shutdown(ctx context.Context, reason string) error {
+	r.closeAll(reason)
+	done := make(chan struct{})
+	go func() { r.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // NewServer returns a server with opts (nil means defaults) and its main
@@ -114,7 +164,7 @@ func (s *Server) OfRegexp(re *regexp.Regexp) *Namespace {
 func (s *Server) lookupNamespace(name string, auth []byte) (*Namespace, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
+	if s.closed.Load() {
 		return nil, false
 	}
 	n, _, ok := s.nsps.Lookup(name, auth)
@@ -148,75 +198,32 @@ func (s *Server) In(rooms ...string) *BroadcastOperator { return s.To(rooms...) 
 // Except excludes rooms of the main namespace from a broadcast.
 func (s *Server) Except(rooms ...string) *BroadcastOperator { return s.Of("/").Except(rooms...) }
 
-// ConnCount returns the number of open Engine.IO connections.
-func (s *Server) ConnCount() int { return int(s.connCount.Load()) }
-
 // Accept opens a new Engine.IO session on transport t for a handshake that
 // passed eio.ServerConfig.CheckRequest. For polling, the driver then answers
 // the handshake request with Conn.Poll; for WebSocket it attaches the socket
 // with Conn.AttachWebSocket.
 func (s *Server) Accept(t eio.Transport, hs Handshake) (*Conn, error) {
-	s.mu.RLock()
-	closed := s.closed
-	s.mu.RUnlock()
-	if closed {
+	if s.closed.Load() {
 		return nil, ErrServerClosed
 	}
 	now := time.Now()
 	if hs.Time.IsZero() {
 		hs.Time = now
 	}
-	sid := s.opts.NewID()
-	sess := eio.NewSession(&s.cfg.EIO, sid, t, now)
-	c := newConn(s, server.NewConn(&s.cfg, sess, now), hs)
-	s.conns.Store(sid, c)
-	s.connCount.Add(1)
-	s.wg.Add(1)
-	c.mu.Lock()
-	c.afterLocked(now)
-	c.mu.Unlock()
-	c.flush(false)
+	sess := eio.NewSession(&s.cfg.EIO, s.opts.NewID(), t, now)
+	c := newConn(&s.registry, sess, hs)
+	c.srv, c.ec = s, server.NewConn(&s.cfg, sess, now)
+	s.add(c)
+	c.start(now)
 	return c, nil
 }
 
-// Lookup returns the connection with Engine.IO session id sid.
-func (s *Server) Lookup(sid string) (*Conn, bool) {
-	v, ok := s.conns.Load(sid)
-	if !ok {
-		return nil, false
-	}
-	return v.(*Conn), true
-}
-
-func (s *Server) forget(c *Conn) {
-	if _, loaded := s.conns.LoadAndDelete(c.id); loaded {
-		s.connCount.Add(-1)
-		s.wg.Done()
-	}
-}
-
 // Close closes every connection at once, reason "server shutting down".
-func (s *Server) Close() {
-	s.mu.Lock()
-	s.closed = true
-	s.mu.Unlock()
-	s.conns.Range(func(_, v any) bool {
-		v.(*Conn).close(server.ReasonServerShuttingDown)
-		return true
-	})
-}
+func (s *Server) Close() { s.closeAll(server.ReasonServerShuttingDown) }
 
 // Shutdown stops accepting connections, closes every connection ("server
-// shutting down") and waits until their final packets are written and their
-// handlers returned, or until ctx ends.
+// shutting down") and waits until their final packets are written, or until
+// ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.Close()
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return s.shutdown(ctx, server.ReasonServerShuttingDown)
 }

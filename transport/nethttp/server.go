@@ -88,15 +88,23 @@ func (c *CORS) allowedOrigin(origin string) (string, bool) {
 	return "", false
 }
 
-// Handler serves a sio.Server over HTTP.
+// Acceptor is what a Handler serves: a *sio.Server (Socket.IO), or a
+// *sio.EngineServer (plain Engine.IO).
+type Acceptor interface {
+	EngineConfig() *eio.ServerConfig
+	Accept(t eio.Transport, hs sio.Handshake) (*sio.Conn, error)
+	Lookup(sid string) (*sio.Conn, bool)
+}
+
+// Handler serves a sio.Server or sio.EngineServer over HTTP.
 type Handler struct {
-	srv  *sio.Server
+	srv  Acceptor
 	opts Options
 	log  *slog.Logger
 }
 
 // NewHandler returns a handler serving srv; opts may be nil.
-func NewHandler(srv *sio.Server, opts *Options) *Handler {
+func NewHandler(srv Acceptor, opts *Options) *Handler {
 	var o Options
 	if opts != nil {
 		o = *opts
@@ -120,7 +128,7 @@ func NewHandler(srv *sio.Server, opts *Options) *Handler {
 }
 
 // ListenAndServe serves srv on addr at the default path until it fails.
-func ListenAndServe(addr string, srv *sio.Server, opts *Options) error {
+func ListenAndServe(addr string, srv Acceptor, opts *Options) error {
 	h := NewHandler(srv, opts)
 	mux := http.NewServeMux()
 	mux.Handle(h.opts.Path, h)
