@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"os/signal"
 	"regexp"
@@ -38,6 +39,9 @@ func envInt(name string, def int) int {
 
 func main() {
 	port := envInt("PORT", 3000)
+	if addr := os.Getenv("PPROF_ADDR"); addr != "" { // profiling, e.g. PPROF_ADDR=127.0.0.1:6060
+		go func() { _ = http.ListenAndServe(addr, nil) }()
+	}
 	srv := sio.NewServer(&sio.ServerOptions{
 		PingInterval:      time.Duration(envInt("PING_INTERVAL", 25000)) * time.Millisecond,
 		PingTimeout:       time.Duration(envInt("PING_TIMEOUT", 20000)) * time.Millisecond,

@@ -368,14 +368,22 @@ func readLoop(conn *sio.Conn, ws *wsAdapter) {
 
 // wsAdapter implements sio.WebSocket over a coder/websocket connection.
 type wsAdapter struct {
-	c       *websocket.Conn
-	timeout time.Duration
-	buf     []byte
+	c        *websocket.Conn
+	timeout  time.Duration
+	buf      []byte
+	watchdog *time.Timer // only touched by the writing goroutine
 }
 
 func (a *wsAdapter) WritePackets(packets []eio.Packet) error {
-	ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
-	defer cancel()
+	// One reusable watchdog per connection instead of a context per write:
+	// a peer that stops reading gets its connection cut after the timeout.
+	if a.watchdog == nil {
+		a.watchdog = time.AfterFunc(a.timeout, func() { _ = a.c.CloseNow() })
+	} else {
+		a.watchdog.Reset(a.timeout)
+	}
+	defer a.watchdog.Stop()
+	ctx := context.Background()
 	for _, p := range packets {
 		var err error
 		if p.Binary {
