@@ -372,6 +372,7 @@ func (s *Session) handleProbePacket(now time.Time, p Packet) error {
 			s.getPending = false
 		}
 		s.events = append(s.events, Event{Kind: EventUpgrade})
+		s.maybeFinishClosing() // a close requested during the upgrade ends on the WebSocket
 		return nil
 	}
 	err := remoteErr(ErrUnexpected, "unexpected "+p.Type.String()+" packet during upgrade")
@@ -453,9 +454,9 @@ func (s *Session) Close(now time.Time, reason string) {
 	s.reason = reason
 	s.closeBy = now.Add(closeGrace)
 	s.nextPing = time.Time{} // no new ping while closing
-	if s.upgrade != upgradeNone && s.upgrade != upgradeDone {
-		s.abortUpgrade()
-	}
+	// An upgrade in progress goes on, as in the reference: a client that got
+	// "3probe" has paused polling and will only hear the close on the
+	// WebSocket once it sends "5".
 	s.maybeFinishClosing()
 }
 
@@ -467,10 +468,13 @@ func (s *Session) maybeFinishClosing() {
 	switch s.transport {
 	case Polling:
 		if !s.getPending {
-			return // the next GET carries the close packet
+			return // the next GET (or the upgrade's WebSocket) carries the close
 		}
 		s.getPending = false
 		s.finalPoll = []Packet{{Type: Close}}
+		if s.upgrade != upgradeNone && s.upgrade != upgradeDone {
+			s.abortUpgrade() // the client closes on the close packet
+		}
 	case WebSocket:
 		s.finalWS = true
 	}

@@ -1153,11 +1153,23 @@ func TestSessionUpgrade(t *testing.T) {
 			{do: doGet},
 			{do: doWSOpen},
 			{do: doWS("2probe"), ws: ss("3probe"), poll: ss("6")},
-			{do: doClose, ws: ss("CLOSE")},
-			{do: doWS("5"), err: "ErrWrongTransport/local"},
+			// As in the reference, the upgrade goes on: the client paused
+			// polling after "3probe" and hears the close on the WebSocket.
+			{do: doClose},
+			{do: doWS("5"), events: ss("upgrade", "close:forced close"), ws: ss("CLOSE")},
 			{do: doWSGone(nil)},
-			{do: doWSOpen, err: "ErrWrongTransport/local"},
-			{do: doGet, events: ss("close:forced close"), poll: ss("1")},
+			{do: doGet, err: "ErrClosed/local"},
+		})
+		h.finish()
+	})
+	t.Run("close during the upgrade with a GET pending", func(t *testing.T) {
+		h := newPolling(t, ServerConfig{})
+		run(t, h, []step{
+			{do: doGet},
+			{do: doWSOpen},
+			// The waiting GET carries the close packet; the probe is dropped.
+			{do: doClose, events: ss("close:forced close"), poll: ss("1"), ws: ss("CLOSE")},
+			{do: doWSGone(nil)},
 		})
 		h.finish()
 	})
