@@ -35,6 +35,8 @@ type Socket struct {
 	data        any
 	handlerSeq  int
 	disconnects bool
+	intercepts  []Interceptor // see plugin_hooks.go
+	onErr       []func(error) // see socket_use.go
 
 	qmu     sync.Mutex
 	queue   []func()
@@ -239,8 +241,20 @@ func (s *Socket) OnAnyOutgoing(fn func(event string, args []any)) {
 }
 
 func (s *Socket) dispatchEvent(name string, args Args, id uint64, hasID bool) {
+	var ack Ack
+	if hasID {
+		ack = s.ackFunc(id)
+	}
 	s.mu.Lock()
-	anyIn := s.anyIn
+	anyIn, intercepts := s.anyIn, s.intercepts
+	s.mu.Unlock()
+	for _, a := range anyIn {
+		a.fn(name, args)
+	}
+	if len(intercepts) > 0 && runIntercepts(intercepts, name, args, ack, id) { // see plugin_hooks.go
+		return
+	}
+	s.mu.Lock()
 	entries := s.handlers[name]
 	if len(entries) > 0 {
 		kept := entries[:0:0]
@@ -254,13 +268,6 @@ func (s *Socket) dispatchEvent(name string, args Args, id uint64, hasID bool) {
 		}
 	}
 	s.mu.Unlock()
-	var ack Ack
-	if hasID {
-		ack = s.ackFunc(id)
-	}
-	for _, a := range anyIn {
-		a.fn(name, args)
-	}
 	for _, e := range entries {
 		if err := e.h.call(args, ack); err != nil {
 			s.conn.srv.log.Warn("sio: event arguments do not fit the handler", "event", name, "socket", s.id, "err", err)
