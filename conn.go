@@ -99,6 +99,12 @@ func (c *Conn) Poll(ctx context.Context) ([]byte, error) {
 	c.afterLocked(now) // the GET may arm a timer (the noop during an upgrade)
 	for {
 		if tr, ok := c.sess.PollTransmit(eio.Polling); ok {
+			if tr.Refuse {
+				c.afterLocked(time.Now())
+				c.mu.Unlock()
+				c.flush(false)
+				return nil, eio.ErrWrongTransport
+			}
 			body := eio.AppendPayload(make([]byte, 0, eio.PayloadLen(tr.Packets)), tr.Packets)
 			c.afterLocked(time.Now())
 			c.mu.Unlock()
@@ -111,7 +117,7 @@ func (c *Conn) Poll(ctx context.Context) ([]byte, error) {
 			c.mu.Lock()
 		case <-ctx.Done():
 			c.mu.Lock()
-			if tr, ok := c.sess.PollTransmit(eio.Polling); ok { // raced with an answer
+			if tr, ok := c.sess.PollTransmit(eio.Polling); ok && !tr.Refuse { // raced with an answer
 				c.afterLocked(time.Now())
 				c.mu.Unlock()
 				c.flush(false)
@@ -185,14 +191,23 @@ func (c *Conn) WebSocketClosed(ws WebSocket, err error) {
 // handled, so that a late timer goroutine cannot reorder them: a request
 // arriving after the ping timeout finds the session closed.
 func (c *Conn) catchUpLocked(now time.Time) {
-	if c.deadline.IsZero() || now.Before(c.deadline) {
-		return
-	}
-	c.deadline = time.Time{}
-	if c.ec != nil {
-		c.ec.HandleTimeout(now)
-	} else {
-		c.sess.HandleTimeout(now)
+	for i := 0; i < 4; i++ { // a ping and its timeout may both be due
+		var d time.Time
+		var ok bool
+		if c.ec != nil {
+			d, ok = c.ec.Deadline()
+		} else {
+			d, ok = c.sess.Deadline()
+		}
+		if !ok || now.Before(d) {
+			return
+		}
+		c.deadline = time.Time{}
+		if c.ec != nil {
+			c.ec.HandleTimeout(now)
+		} else {
+			c.sess.HandleTimeout(now)
+		}
 	}
 }
 
@@ -400,10 +415,17 @@ func (c *Conn) cancelAck(nsp string, id uint64) {
 	c.mu.Unlock()
 }
 
-// accept answers a socket's CONNECT after its middleware passed.
-func (c *Conn) accept(s *Socket) error {
+// accept answers a socket's CONNECT after its middleware passed, then
+// queues what a recovered socket missed (see recovery.go).
+func (c *Conn) accept(s *Socket, missed []*server.Encoded) error {
 	c.mu.Lock()
-	err := c.ec.AcceptConnect(s.nsp.name, s.id, nil)
+	err := c.ec.AcceptConnect(s.nsp.name, s.id, s.connectExtra())
+	for _, enc := range missed {
+		if err != nil {
+			break
+		}
+		err = c.ec.SendEncoded(s.nsp.name, enc)
+	}
 	c.afterLocked(time.Now())
 	c.mu.Unlock()
 	c.flush(false)

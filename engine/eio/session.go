@@ -54,6 +54,10 @@ type Transmit struct {
 	Transport Transport
 	Packets   []Packet
 	Close     bool
+	// Refuse (Polling only): answer the pending GET with status 400 rather
+	// than a payload. It concerns a GET sent after the upgrade began, which
+	// a conforming client never sends (it pauses polling on "3probe").
+	Refuse bool
 }
 
 type sessionState uint8
@@ -101,6 +105,7 @@ type Session struct {
 	pongBy     time.Time
 	closeBy    time.Time
 	finalPoll  []Packet // last response for a pending GET once closed
+	refusePoll bool     // answer the pending GET with 400 (see Transmit.Refuse)
 	finalWS    bool     // close the WebSocket once closed
 	closeEvent bool     // EventClose not yet queued
 
@@ -144,7 +149,7 @@ func (s *Session) Closed() bool { return s.state == stateClosed }
 // driver may forget it.
 func (s *Session) Done() bool {
 	return s.state == stateClosed && !s.closeEvent && len(s.events) == 0 &&
-		s.finalPoll == nil && !s.finalWS && !s.closeProbeWS
+		s.finalPoll == nil && !s.refusePoll && !s.finalWS && !s.closeProbeWS
 }
 
 // CheckTransport validates a request routed to this session by its sid: a
@@ -367,8 +372,10 @@ func (s *Session) handleProbePacket(now time.Time, p Packet) error {
 		s.transport = WebSocket
 		s.upgradeBy, s.noopAt = time.Time{}, time.Time{}
 		if s.getPending {
-			// Normally released by a noop already; never leave a GET hanging.
-			s.finalPoll = []Packet{{Type: Noop}}
+			// A conforming client paused polling: its last GET was released
+			// by a noop before it sent "5". A GET still waiting came after
+			// the probe and is refused, as a request after the upgrade.
+			s.refusePoll = true
 			s.getPending = false
 		}
 		s.events = append(s.events, Event{Kind: EventUpgrade})
@@ -534,8 +541,15 @@ func (s *Session) HandleTimeout(now time.Time) {
 		return
 	}
 	if !s.nextPing.IsZero() && !now.Before(s.nextPing) && s.state == stateOpen {
+		// The pong is due pingTimeout after the ping's scheduled time, not
+		// after a late timer fired: the heartbeat keeps to its schedule.
+		s.pongBy = s.nextPing.Add(s.cfg.PingTimeout)
+		if !s.pongBy.After(now) {
+			// So late that the timeout passed already (the process stalled):
+			// give the client its full timeout rather than none.
+			s.pongBy = now.Add(s.cfg.PingTimeout)
+		}
 		s.nextPing = time.Time{}
-		s.pongBy = now.Add(s.cfg.PingTimeout)
 		if s.enqueue(Packet{Type: Ping}) != nil {
 			return // closed: slow consumer
 		}
@@ -581,7 +595,7 @@ func (s *Session) PollEvent() (Event, bool) {
 func (s *Session) HasTransmit(t Transport) bool {
 	switch t {
 	case Polling:
-		if s.finalPoll != nil {
+		if s.finalPoll != nil || s.refusePoll {
 			return true
 		}
 		if !s.getPending || s.transport != Polling {
@@ -610,6 +624,10 @@ func (s *Session) PollTransmit(t Transport) (Transmit, bool) {
 	}
 	switch t {
 	case Polling:
+		if s.refusePoll {
+			s.refusePoll = false
+			return Transmit{Transport: Polling, Refuse: true}, true
+		}
 		if s.finalPoll != nil {
 			tr := Transmit{Transport: Polling, Packets: s.finalPoll}
 			s.finalPoll = nil

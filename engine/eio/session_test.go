@@ -203,10 +203,14 @@ func (h *harness) drainPoll(what string) {
 		if h.gets == 0 {
 			h.fail("%s: polling answer %q with no GET waiting", what, AppendPayload(nil, tr.Packets))
 		}
-		if tr.Transport != Polling || tr.Close || len(tr.Packets) == 0 {
+		if tr.Transport != Polling || tr.Close || (len(tr.Packets) == 0) != tr.Refuse {
 			h.fail("%s: malformed polling transmit %+v", what, tr)
 		}
 		h.gets--
+		if tr.Refuse {
+			h.poll = append(h.poll, "400")
+			continue
+		}
 		h.poll = append(h.poll, string(AppendPayload(nil, tr.Packets)))
 	}
 }
@@ -978,7 +982,8 @@ func TestSessionUpgrade(t *testing.T) {
 			{do: doWS("2probe"), ws: ss("3probe")},
 			{do: doGet},
 			{do: doWait(50 * time.Millisecond)},
-			{do: doWS("5"), events: ss("upgrade"), poll: ss("6")},
+			// The GET came after "3probe": a request after the upgrade.
+			{do: doWS("5"), events: ss("upgrade"), poll: ss("400")},
 			{do: doWait(time.Second)},
 		})
 		h.finish()

@@ -4,6 +4,8 @@
 package nethttp
 
 import (
+	"bufio"
+	"bytes"
 	"compress/gzip"
 	"context"
 	"io"
@@ -317,7 +319,7 @@ func (h *Handler) acceptWebSocket(w http.ResponseWriter, r *http.Request) (*webs
 			opts.OriginPatterns = append(opts.OriginPatterns, strings.TrimPrefix(strings.TrimPrefix(o, "https://"), "http://"))
 		}
 	}
-	wsc, err := websocket.Accept(w, r, opts)
+	wsc, err := websocket.Accept(&leanHijacker{ResponseWriter: w}, r, opts)
 	if err != nil {
 		h.log.Debug("sio: websocket upgrade refused", "err", err)
 		return nil, err
@@ -453,3 +455,39 @@ func remoteIP(addr string) string {
 	}
 	return addr
 }
+
+// Buffer sizes of an accepted WebSocket. net/http hands a hijacked
+// connection over with 4 KiB read and write buffers that stay referenced for
+// the connection's life; most of an idle connection's memory. Socket.IO
+// frames are small: smaller buffers cost an extra syscall only for large
+// messages (written past the buffer directly).
+const (
+	wsReadBuffer  = 512
+	wsWriteBuffer = 2048
+)
+
+// leanHijacker hands coder/websocket the hijacked connection with small
+// buffers instead of net/http's, keeping any bytes the client already sent.
+type leanHijacker struct {
+	http.ResponseWriter
+}
+
+func (h *leanHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	var r io.Reader = conn
+	if n := brw.Reader.Buffered(); n > 0 {
+		early, _ := brw.Reader.Peek(n)
+		r = io.MultiReader(bytes.NewReader(append([]byte(nil), early...)), conn)
+	}
+	if err := brw.Writer.Flush(); err != nil { // the 101 response, if still buffered
+		conn.Close()
+		return nil, nil, err
+	}
+	return conn, bufio.NewReadWriter(bufio.NewReaderSize(r, wsReadBuffer), bufio.NewWriterSize(conn, wsWriteBuffer)), nil
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (h *leanHijacker) Unwrap() http.ResponseWriter { return h.ResponseWriter }
