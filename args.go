@@ -7,6 +7,7 @@ import (
 	"math"
 	"reflect"
 	"strconv"
+	"sync"
 
 	"github.com/sio-go/sio/engine/packet"
 )
@@ -308,11 +309,19 @@ var (
 // optionally followed by an Ack parameter, with each Ti decoded from the JSON
 // argument at its position ([]byte for binary arguments).
 type handler struct {
-	fn     reflect.Value
-	raw    func(Args, Ack)
+	fn    reflect.Value
+	raw   func(Args, Ack)
+	shape *handlerShape
+}
+
+// handlerShape is what a handler's type tells: the parameter types and
+// whether it takes an Ack. It is computed once per type and shared.
+type handlerShape struct {
 	params []reflect.Type
 	ack    bool
 }
+
+var handlerShapes sync.Map // reflect.Type → *handlerShape
 
 func newHandler(fn any) (*handler, error) {
 	switch f := fn.(type) {
@@ -328,19 +337,23 @@ func newHandler(fn any) (*handler, error) {
 		return nil, errors.New("sio: handler must be a func, got " + v.Kind().String())
 	}
 	t := v.Type()
-	h := &handler{fn: v}
-	n := t.NumIn()
-	if n > 0 && t.In(n-1) == ackType {
-		h.ack = true
-		n--
-	}
-	for i := 0; i < n; i++ {
-		h.params = append(h.params, t.In(i))
+	if shape, ok := handlerShapes.Load(t); ok {
+		return &handler{fn: v, shape: shape.(*handlerShape)}, nil
 	}
 	if t.IsVariadic() {
 		return nil, errors.New("sio: variadic handlers are not supported; take sio.Args instead")
 	}
-	return h, nil
+	shape := &handlerShape{}
+	n := t.NumIn()
+	if n > 0 && t.In(n-1) == ackType {
+		shape.ack = true
+		n--
+	}
+	for i := 0; i < n; i++ {
+		shape.params = append(shape.params, t.In(i))
+	}
+	handlerShapes.Store(t, shape)
+	return &handler{fn: v, shape: shape}, nil
 }
 
 // call decodes args into the handler's parameters and calls it. A decoding
@@ -350,8 +363,8 @@ func (h *handler) call(args Args, ack Ack) error {
 		h.raw(args, ack)
 		return nil
 	}
-	in := make([]reflect.Value, 0, len(h.params)+1)
-	for i, t := range h.params {
+	in := make([]reflect.Value, 0, len(h.shape.params)+1)
+	for i, t := range h.shape.params {
 		pv := reflect.New(t)
 		if i < args.Len() {
 			if t == argsType {
@@ -362,7 +375,7 @@ func (h *handler) call(args Args, ack Ack) error {
 		}
 		in = append(in, pv.Elem())
 	}
-	if h.ack {
+	if h.shape.ack {
 		if ack == nil {
 			ack = func(...any) error { return nil }
 		}

@@ -415,17 +415,10 @@ func (c *Conn) cancelAck(nsp string, id uint64) {
 	c.mu.Unlock()
 }
 
-// accept answers a socket's CONNECT after its middleware passed, then
-// queues what a recovered socket missed (see recovery.go).
-func (c *Conn) accept(s *Socket, missed []*server.Encoded) error {
+// accept answers a socket's CONNECT after its middleware passed.
+func (c *Conn) accept(s *Socket) error {
 	c.mu.Lock()
-	err := c.ec.AcceptConnect(s.nsp.name, s.id, s.connectExtra())
-	for _, enc := range missed {
-		if err != nil {
-			break
-		}
-		err = c.ec.SendEncoded(s.nsp.name, enc)
-	}
+	err := c.ec.AcceptConnect(s.nsp.name, s.id, nil)
 	c.afterLocked(time.Now())
 	c.mu.Unlock()
 	c.flush(false)

@@ -26,14 +26,13 @@ type Socket struct {
 	connected atomic.Bool
 
 	mu          sync.Mutex
-	handlers    map[string][]*handlerEntry
+	handlers    []handlerEntry // few per socket: a slice scans faster and weighs less than a map
 	anyIn       []*anyEntry
 	anyOut      []*anyEntry
 	onDisc      []func(reason string)
 	onDiscing   []func(reason string)
 	acks        map[uint64]ackWaiter
 	data        any
-	handlerSeq  int
 	disconnects bool
 	intercepts  []Interceptor // see plugin_hooks.go
 	onErr       []func(error) // see socket_use.go
@@ -52,9 +51,21 @@ type ackWaiter struct {
 }
 
 type handlerEntry struct {
-	h    *handler
-	once bool
-	seq  int
+	event string
+	h     *handler
+	once  bool
+}
+
+// dropHandlers removes the entries drop selects, in a new slice: a
+// dispatch in progress may still hold the old one.
+func dropHandlers(list []handlerEntry, drop func(*handlerEntry) bool) []handlerEntry {
+	var kept []handlerEntry
+	for i := range list {
+		if !drop(&list[i]) {
+			kept = append(kept, list[i])
+		}
+	}
+	return kept
 }
 
 type anyEntry struct {
@@ -203,18 +214,14 @@ func (s *Socket) addHandler(event string, fn any, once bool) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.handlers == nil {
-		s.handlers = make(map[string][]*handlerEntry)
-	}
-	s.handlerSeq++
-	s.handlers[event] = append(s.handlers[event], &handlerEntry{h: h, once: once, seq: s.handlerSeq})
+	s.handlers = append(s.handlers, handlerEntry{event: event, h: h, once: once})
 	return nil
 }
 
 // Off removes every handler of event.
 func (s *Socket) Off(event string) {
 	s.mu.Lock()
-	delete(s.handlers, event)
+	s.handlers = dropHandlers(s.handlers, func(e *handlerEntry) bool { return e.event == event })
 	s.mu.Unlock()
 }
 
@@ -255,21 +262,20 @@ func (s *Socket) dispatchEvent(name string, args Args, id uint64, hasID bool) {
 		return
 	}
 	s.mu.Lock()
-	entries := s.handlers[name]
-	if len(entries) > 0 {
-		kept := entries[:0:0]
-		for _, e := range entries {
-			if !e.once {
-				kept = append(kept, e)
-			}
-		}
-		if len(kept) != len(entries) {
-			s.handlers[name] = kept
+	var entries []*handler
+	once := false
+	for i := range s.handlers {
+		if e := &s.handlers[i]; e.event == name {
+			entries = append(entries, e.h)
+			once = once || e.once
 		}
 	}
+	if once {
+		s.handlers = dropHandlers(s.handlers, func(e *handlerEntry) bool { return e.event == name && e.once })
+	}
 	s.mu.Unlock()
-	for _, e := range entries {
-		if err := e.h.call(args, ack); err != nil {
+	for _, h := range entries {
+		if err := h.call(args, ack); err != nil {
 			s.conn.srv.log.Warn("sio: event arguments do not fit the handler", "event", name, "socket", s.id, "err", err)
 		}
 	}

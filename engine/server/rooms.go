@@ -15,27 +15,23 @@ type BroadcastOptions struct {
 // broadcasts to other nodes and feeds theirs back into the same index.
 type Rooms[K comparable] struct {
 	rooms   map[string]map[K]struct{}
-	members map[K]map[string]struct{}
+	members map[K][]string // a member's rooms: few, so a slice (smaller than a map)
 }
 
 // NewRooms returns an empty index.
 func NewRooms[K comparable]() *Rooms[K] {
-	return &Rooms[K]{rooms: make(map[string]map[K]struct{}), members: make(map[K]map[string]struct{})}
+	return &Rooms[K]{rooms: make(map[string]map[K]struct{}), members: make(map[K][]string)}
 }
 
 // Add puts member in each of rooms; a member with no room yet is still
 // registered (it receives namespace-wide broadcasts).
 func (r *Rooms[K]) Add(member K, rooms ...string) {
-	mine := r.members[member]
-	if mine == nil {
-		mine = make(map[string]struct{}, len(rooms)+1)
-		r.members[member] = mine
-	}
+	mine, known := r.members[member]
 	for _, room := range rooms {
-		if _, ok := mine[room]; ok {
+		if contains(mine, room) {
 			continue
 		}
-		mine[room] = struct{}{}
+		mine = append(mine, room)
 		set := r.rooms[room]
 		if set == nil {
 			set = make(map[K]struct{}, 1)
@@ -43,16 +39,33 @@ func (r *Rooms[K]) Add(member K, rooms ...string) {
 		}
 		set[member] = struct{}{}
 	}
+	if !known || len(rooms) > 0 {
+		r.members[member] = mine
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
 
 // Del removes member from room; an emptied room disappears.
 func (r *Rooms[K]) Del(member K, room string) {
 	mine := r.members[member]
-	if _, ok := mine[room]; !ok {
-		return
+	for i, x := range mine {
+		if x == room {
+			last := len(mine) - 1
+			mine[i] = mine[last]
+			mine[last] = ""
+			r.members[member] = mine[:last]
+			r.dropFromRoom(member, room)
+			return
+		}
 	}
-	delete(mine, room)
-	r.dropFromRoom(member, room)
 }
 
 func (r *Rooms[K]) dropFromRoom(member K, room string) {
@@ -65,7 +78,7 @@ func (r *Rooms[K]) dropFromRoom(member K, room string) {
 
 // DelAll removes member from every room and from the index.
 func (r *Rooms[K]) DelAll(member K) {
-	for room := range r.members[member] {
+	for _, room := range r.members[member] {
 		r.dropFromRoom(member, room)
 	}
 	delete(r.members, member)
@@ -73,18 +86,12 @@ func (r *Rooms[K]) DelAll(member K) {
 
 // Has reports whether member is in room.
 func (r *Rooms[K]) Has(member K, room string) bool {
-	_, ok := r.members[member][room]
-	return ok
+	return contains(r.members[member], room)
 }
 
 // RoomsOf returns the rooms of member, in no particular order.
 func (r *Rooms[K]) RoomsOf(member K) []string {
-	mine := r.members[member]
-	out := make([]string, 0, len(mine))
-	for room := range mine {
-		out = append(out, room)
-	}
-	return out
+	return append([]string(nil), r.members[member]...)
 }
 
 // AllRooms returns every room name with at least one member.

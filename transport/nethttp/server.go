@@ -14,6 +14,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -340,7 +342,9 @@ func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request, conn *s
 // so that the HTTP handler's goroutine (and its grown stack) goes away.
 func (h *Handler) runWebSocket(conn *sio.Conn, wsc *websocket.Conn) {
 	ws := &wsAdapter{c: wsc, timeout: h.opts.WriteTimeout}
+	monitorWrites.add(ws)
 	if err := conn.AttachWebSocket(ws); err != nil {
+		monitorWrites.remove(ws)
 		_ = wsc.Close(websocket.StatusPolicyViolation, "cannot attach")
 		return
 	}
@@ -357,34 +361,97 @@ func readLoop(conn *sio.Conn, ws *wsAdapter) {
 			// protocol error) leaves it open otherwise, and the peer waits
 			// for the server to end it.
 			_ = ws.c.CloseNow()
+			monitorWrites.remove(ws)
 			if websocket.CloseStatus(err) == websocket.StatusNormalClosure || websocket.CloseStatus(err) == websocket.StatusGoingAway {
 				err = nil
 			}
 			conn.WebSocketClosed(ws, err)
 			return
 		}
+		ws.in.push(conn, ws, data, typ == websocket.MessageBinary)
+	}
+}
+
+// inbox hands received messages to a goroutine that exists only while there
+// are messages, in order. Handling a message goes deep (decoding, dispatch,
+// sometimes a write); done on the reading goroutine it would leave that
+// goroutine, parked in Read for the connection's life, with a grown stack.
+// The backlog is bounded: a client sending faster than it is served waits in
+// Read (TCP back-pressure).
+type inbox struct {
+	mu      sync.Mutex
+	msgs    []inMsg
+	bytes   int
+	running bool
+	full    chan struct{} // the reader waits here while the backlog is full
+}
+
+type inMsg struct {
+	data   []byte
+	binary bool
+}
+
+const (
+	inboxMaxMsgs  = 64
+	inboxMaxBytes = 1 << 20
+)
+
+func (b *inbox) push(conn *sio.Conn, ws *wsAdapter, data []byte, binary bool) {
+	b.mu.Lock()
+	b.msgs = append(b.msgs, inMsg{data, binary})
+	b.bytes += len(data)
+	if !b.running {
+		b.running = true
+		go b.drain(conn, ws)
+	}
+	var wait chan struct{}
+	if len(b.msgs) >= inboxMaxMsgs || b.bytes >= inboxMaxBytes {
+		b.full = make(chan struct{})
+		wait = b.full
+	}
+	b.mu.Unlock()
+	if wait != nil {
+		<-wait
+	}
+}
+
+func (b *inbox) drain(conn *sio.Conn, ws *wsAdapter) {
+	for {
+		b.mu.Lock()
+		if len(b.msgs) == 0 {
+			b.running = false
+			b.msgs = nil
+			b.mu.Unlock()
+			return
+		}
+		m := b.msgs[0]
+		b.msgs[0] = inMsg{}
+		b.msgs = b.msgs[1:]
+		b.bytes -= len(m.data)
+		if b.full != nil && len(b.msgs) < inboxMaxMsgs/2 && b.bytes < inboxMaxBytes/2 {
+			close(b.full)
+			b.full = nil
+		}
+		b.mu.Unlock()
 		// A protocol error closes the session, which closes ws: Read then fails.
-		_ = conn.WebSocketMessage(ws, data, typ == websocket.MessageBinary)
+		_ = conn.WebSocketMessage(ws, m.data, m.binary)
 	}
 }
 
 // wsAdapter implements sio.WebSocket over a coder/websocket connection.
 type wsAdapter struct {
-	c        *websocket.Conn
-	timeout  time.Duration
-	buf      []byte
-	watchdog *time.Timer // only touched by the writing goroutine
+	c          *websocket.Conn
+	timeout    time.Duration
+	buf        []byte
+	in         inbox
+	writeSince atomic.Int64 // UnixNano when the write in progress began, 0 when idle
 }
 
 func (a *wsAdapter) WritePackets(packets []eio.Packet) error {
-	// One reusable watchdog per connection instead of a context per write:
-	// a peer that stops reading gets its connection cut after the timeout.
-	if a.watchdog == nil {
-		a.watchdog = time.AfterFunc(a.timeout, func() { _ = a.c.CloseNow() })
-	} else {
-		a.watchdog.Reset(a.timeout)
-	}
-	defer a.watchdog.Stop()
+	// The write monitor cuts a peer that stops reading for longer than the
+	// timeout: one goroutine scans all connections instead of a timer each.
+	a.writeSince.Store(time.Now().UnixNano())
+	defer a.writeSince.Store(0)
 	ctx := context.Background()
 	for _, p := range packets {
 		var err error
@@ -402,6 +469,55 @@ func (a *wsAdapter) WritePackets(packets []eio.Packet) error {
 		a.buf = nil // do not pin a large buffer on an idle connection
 	}
 	return nil
+}
+
+// writeMonitor closes WebSockets whose write has blocked past their timeout.
+type writeMonitor struct {
+	mu      sync.Mutex
+	conns   map[*wsAdapter]struct{}
+	running bool
+}
+
+var monitorWrites = &writeMonitor{conns: map[*wsAdapter]struct{}{}}
+
+func (m *writeMonitor) add(a *wsAdapter) {
+	m.mu.Lock()
+	m.conns[a] = struct{}{}
+	if !m.running {
+		m.running = true
+		go m.run()
+	}
+	m.mu.Unlock()
+}
+
+func (m *writeMonitor) remove(a *wsAdapter) {
+	m.mu.Lock()
+	delete(m.conns, a)
+	m.mu.Unlock()
+}
+
+// run checks every second while connections exist, and exits when none is left.
+func (m *writeMonitor) run() {
+	for {
+		time.Sleep(time.Second)
+		now := time.Now().UnixNano()
+		var stuck []*wsAdapter
+		m.mu.Lock()
+		if len(m.conns) == 0 {
+			m.running = false
+			m.mu.Unlock()
+			return
+		}
+		for a := range m.conns {
+			if since := a.writeSince.Load(); since != 0 && now-since > int64(a.timeout) {
+				stuck = append(stuck, a)
+			}
+		}
+		m.mu.Unlock()
+		for _, a := range stuck {
+			_ = a.c.CloseNow()
+		}
+	}
 }
 
 func (a *wsAdapter) Close() error {
@@ -463,7 +579,7 @@ func remoteIP(addr string) string {
 // messages (written past the buffer directly).
 const (
 	wsReadBuffer  = 512
-	wsWriteBuffer = 2048
+	wsWriteBuffer = 512
 )
 
 // leanHijacker hands coder/websocket the hijacked connection with small

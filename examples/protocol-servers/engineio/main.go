@@ -21,17 +21,18 @@ func main() {
 	if port == "" {
 		port = "3000"
 	}
-	if err := listenLoopback(port, newHandler()); err != nil {
+	if err := listenLoopback(port, newHandler(300*time.Millisecond, 200*time.Millisecond)); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 }
 
-// newHandler returns the echo server.
-func newHandler() http.Handler {
+// newHandler returns the echo server with the given heartbeat (the suite
+// expects 300 ms and 200 ms).
+func newHandler(pingInterval, pingTimeout time.Duration) http.Handler {
 	srv := sio.NewEngineServer(&sio.ServerOptions{
-		PingInterval:      300 * time.Millisecond,
-		PingTimeout:       200 * time.Millisecond,
+		PingInterval:      pingInterval,
+		PingTimeout:       pingTimeout,
 		MaxHTTPBufferSize: 1_000_000,
 	})
 	srv.OnConnection(func(s *sio.EngineSocket) {

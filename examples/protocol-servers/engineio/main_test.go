@@ -88,12 +88,16 @@ func waitClosed(t *testing.T, ctx context.Context, ws *websocket.Conn) {
 }
 
 func TestEngineIOSuiteExpectations(t *testing.T) {
-	hs := httptest.NewServer(newHandler())
+	hs := httptest.NewServer(newHandler(300*time.Millisecond, 200*time.Millisecond))
 	defer hs.Close()
 	c := &client{t: t, base: hs.URL}
+	// Scenarios that do not test the heartbeat run on a server with a slow
+	// one, so that a loaded machine cannot time them out.
+	slow := httptest.NewServer(newHandler(5*time.Second, 5*time.Second))
+	defer slow.Close()
+	cs := &client{t: t, base: slow.URL}
 
 	t.Run("handshake", func(t *testing.T) {
-		c := &client{t: t, base: hs.URL}
 		status, body := c.get("transport=polling")
 		require.Equal(t, 200, status)
 		assert.Regexp(t, `^0\{"sid":"[A-Za-z0-9_-]{20}","upgrades":\["websocket"\],"pingInterval":300,"pingTimeout":200,"maxPayload":1000000\}$`, body)
@@ -122,43 +126,43 @@ func TestEngineIOSuiteExpectations(t *testing.T) {
 
 	t.Run("polling messages", func(t *testing.T) {
 		for _, body := range []string{"4hello", "4test1\x1e4test2\x1e4test3", "4hello\x1ebAQIDBA=="} {
-			sid := c.session()
-			status, resp := c.post("transport=polling&sid="+sid, body)
+			sid := cs.session()
+			status, resp := cs.post("transport=polling&sid="+sid, body)
 			assert.Equal(t, 200, status)
 			assert.Equal(t, "ok", resp)
-			status, resp = c.get("transport=polling&sid=" + sid)
+			status, resp = cs.get("transport=polling&sid=" + sid)
 			assert.Equal(t, 200, status)
 			assert.Equal(t, body, resp)
 		}
 	})
 
 	t.Run("invalid packet closes the polling session", func(t *testing.T) {
-		sid := c.session()
-		status, _ := c.post("transport=polling&sid="+sid, "abc")
+		sid := cs.session()
+		status, _ := cs.post("transport=polling&sid="+sid, "abc")
 		assert.Equal(t, 400, status)
-		status, _ = c.get("transport=polling&sid=" + sid)
+		status, _ = cs.get("transport=polling&sid=" + sid)
 		assert.Equal(t, 400, status)
 	})
 
 	t.Run("duplicate GET closes the session", func(t *testing.T) {
-		sid := c.session()
+		sid := cs.session()
 		var wg sync.WaitGroup
 		var first, second int
 		var firstBody string
 		wg.Add(1)
-		go func() { defer wg.Done(); first, firstBody = c.get("transport=polling&sid=" + sid) }()
+		go func() { defer wg.Done(); first, firstBody = cs.get("transport=polling&sid=" + sid) }()
 		time.Sleep(20 * time.Millisecond)
-		second, _ = c.get("transport=polling&sid=" + sid + "&t=burst")
+		second, _ = cs.get("transport=polling&sid=" + sid + "&t=burst")
 		wg.Wait()
 		assert.Equal(t, 200, first)
 		assert.Equal(t, "1", firstBody)
 		assert.Equal(t, 400, second)
-		status, _ := c.get("transport=polling&sid=" + sid)
+		status, _ := cs.get("transport=polling&sid=" + sid)
 		assert.Equal(t, 400, status)
 	})
 
 	t.Run("websocket messages", func(t *testing.T) {
-		ws, ctx := c.ws("transport=websocket")
+		ws, ctx := cs.ws("transport=websocket")
 		read(t, ctx, ws)
 		write(t, ctx, ws, "4hello")
 		assert.Equal(t, "4hello", read(t, ctx, ws))
@@ -214,11 +218,11 @@ func TestEngineIOSuiteExpectations(t *testing.T) {
 	})
 
 	t.Run("upgrade", func(t *testing.T) {
-		sid := c.session()
-		ws, ctx := c.ws("transport=websocket&sid=" + sid)
+		sid := cs.session()
+		ws, ctx := cs.ws("transport=websocket&sid=" + sid)
 		write(t, ctx, ws, "2probe")
 		assert.Equal(t, "3probe", read(t, ctx, ws))
-		_, body := c.get("transport=polling&sid=" + sid)
+		_, body := cs.get("transport=polling&sid=" + sid)
 		assert.Equal(t, "6", body)
 		write(t, ctx, ws, "5")
 		write(t, ctx, ws, "4hello")
@@ -226,14 +230,14 @@ func TestEngineIOSuiteExpectations(t *testing.T) {
 	})
 
 	t.Run("requests after the upgrade are refused", func(t *testing.T) {
-		sid := c.session()
-		ws, ctx := c.ws("transport=websocket&sid=" + sid)
+		sid := cs.session()
+		ws, ctx := cs.ws("transport=websocket&sid=" + sid)
 		write(t, ctx, ws, "2probe")
 		write(t, ctx, ws, "5")
 		assert.Equal(t, "3probe", read(t, ctx, ws))
-		status, _ := c.get("transport=polling&sid=" + sid)
+		status, _ := cs.get("transport=polling&sid=" + sid)
 		assert.Equal(t, 400, status)
-		_, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(c.url("transport=websocket&sid="+sid), "http"), nil)
+		_, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(cs.url("transport=websocket&sid="+sid), "http"), nil)
 		assert.Error(t, err, "a second WebSocket is refused")
 		write(t, ctx, ws, "4hello")
 		assert.Equal(t, "4hello", read(t, ctx, ws))
