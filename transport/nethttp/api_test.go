@@ -3,12 +3,16 @@ package nethttp_test
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -245,4 +249,102 @@ func ctxT(t *testing.T) context.Context {
 func sorted(s ...string) []string {
 	sort.Strings(s)
 	return s
+}
+
+func TestAllowRequestAndCookie(t *testing.T) {
+	srv := sio.NewServer(nil)
+	defer srv.Close()
+	hs := httptest.NewServer(nethttp.NewHandler(srv, &nethttp.Options{
+		AllowRequest: func(r *http.Request) error {
+			if r.URL.Query().Get("token") != "ok" {
+				return errors.New("no token")
+			}
+			return nil
+		},
+		Cookie: &http.Cookie{HttpOnly: true},
+	}))
+	defer hs.Close()
+	resp, err := http.Get(hs.URL + "/socket.io/?EIO=4&transport=polling")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, 403, resp.StatusCode)
+	assert.JSONEq(t, `{"code":4,"message":"no token"}`, string(body))
+
+	resp, err = http.Get(hs.URL + "/socket.io/?EIO=4&transport=polling&token=ok")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode)
+	var io_ *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == "io" {
+			io_ = c
+		}
+	}
+	require.NotNil(t, io_, "the io cookie is set")
+	assert.Len(t, io_.Value, 20)
+	assert.True(t, io_.HttpOnly)
+}
+
+// TestSlowConsumerIsDropped: a WebSocket client that never reads cannot
+// grow the server's memory. Broadcasts queue for it until its send queue
+// passes MaxBufferedBytes, then the connection is closed with "transport
+// error"; the other client gets every message and goes on.
+func TestSlowConsumerIsDropped(t *testing.T) {
+	srv := sio.NewServer(&sio.ServerOptions{MaxBufferedBytes: 256 << 10})
+	defer srv.Close()
+	reasons := make(chan string, 4)
+	const n, size = 2000, 16 << 10
+	srv.OnConnection(func(s *sio.Socket) {
+		s.OnDisconnect(func(r string) { reasons <- r })
+		_ = s.On("flood", func() {
+			big := strings.Repeat("x", size)
+			for i := 0; i < n; i++ {
+				_ = srv.Emit("data", i, big)
+				time.Sleep(time.Millisecond) // 16 MB/s: a fast reader keeps up
+			}
+		})
+	})
+	hs := httptest.NewServer(nethttp.NewHandler(srv, &nethttp.Options{WriteTimeout: 2 * time.Second}))
+	defer hs.Close()
+
+	// The slow client: a raw WebSocket that joins, then never reads.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(hs.URL, "http")+"/socket.io/?EIO=4&transport=websocket", nil)
+	require.NoError(t, err)
+	defer ws.CloseNow()
+	_, _, err = ws.Read(ctx) // open packet
+	require.NoError(t, err)
+	require.NoError(t, ws.Write(ctx, websocket.MessageText, []byte("40")))
+	_, _, err = ws.Read(ctx) // CONNECT reply
+	require.NoError(t, err)
+
+	good := dial(t, hs.URL, nil)
+	var mu sync.Mutex
+	got := 0
+	all := make(chan struct{})
+	require.NoError(t, good.On("data", func(i int, s string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if got++; got == n {
+			close(all)
+		}
+	}))
+	waitConnect(t, good)
+	require.NoError(t, good.Emit("flood"))
+	select {
+	case r := <-reasons:
+		assert.Equal(t, "transport error", r)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the slow consumer was not dropped")
+	}
+	select {
+	case <-all:
+	case <-time.After(20 * time.Second):
+		mu.Lock()
+		defer mu.Unlock()
+		t.Fatalf("the fast client got %d of %d", got, n)
+	}
+	require.Eventually(t, func() bool { return srv.ConnCount() == 1 }, 5*time.Second, 10*time.Millisecond)
 }
