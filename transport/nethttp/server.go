@@ -52,6 +52,15 @@ type Options struct {
 	// WriteTimeout bounds one WebSocket write; a client that does not read
 	// for that long is disconnected. Default 30s.
 	WriteTimeout time.Duration
+	// MaxConnections refuses new sessions (503) while this many are open;
+	// 0 means no limit.
+	MaxConnections int
+	// HandshakesPerSecond limits new sessions per client IP (a token bucket
+	// refilled at this rate, holding HandshakeBurst); over it, 429. 0 means
+	// no limit.
+	HandshakesPerSecond float64
+	// HandshakeBurst is the bucket size for HandshakesPerSecond. Default 10.
+	HandshakeBurst int
 	// Logger; default slog.Default().
 	Logger *slog.Logger
 }
@@ -98,13 +107,15 @@ type Acceptor interface {
 	EngineConfig() *eio.ServerConfig
 	Accept(t eio.Transport, hs sio.Handshake) (*sio.Conn, error)
 	Lookup(sid string) (*sio.Conn, bool)
+	ConnCount() int
 }
 
 // Handler serves a sio.Server or sio.EngineServer over HTTP.
 type Handler struct {
-	srv  Acceptor
-	opts Options
-	log  *slog.Logger
+	srv     Acceptor
+	opts    Options
+	log     *slog.Logger
+	limiter *ipLimiter // nil: no per-IP limit
 }
 
 // NewHandler returns a handler serving srv; opts may be nil.
@@ -128,7 +139,14 @@ func NewHandler(srv Acceptor, opts *Options) *Handler {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &Handler{srv: srv, opts: o, log: o.Logger}
+	h := &Handler{srv: srv, opts: o, log: o.Logger}
+	if o.HandshakesPerSecond > 0 {
+		if o.HandshakeBurst <= 0 {
+			o.HandshakeBurst = 10
+		}
+		h.limiter = newIPLimiter(o.HandshakesPerSecond, o.HandshakeBurst)
+	}
+	return h
 }
 
 // ListenAndServe serves srv on addr at the default path until it fails.
@@ -200,6 +218,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) handshake(w http.ResponseWriter, r *http.Request, t eio.Transport) {
+	if h.opts.MaxConnections > 0 && h.srv.ConnCount() >= h.opts.MaxConnections {
+		writeStatus(w, http.StatusServiceUnavailable, &eio.HandshakeError{Code: eio.CodeForbidden, Message: "Server at capacity"})
+		return
+	}
+	if h.limiter != nil && !h.limiter.allow(remoteIP(r.RemoteAddr), time.Now()) {
+		writeStatus(w, http.StatusTooManyRequests, &eio.HandshakeError{Code: eio.CodeForbidden, Message: "Too many handshakes"})
+		return
+	}
 	if h.opts.AllowRequest != nil {
 		if err := h.opts.AllowRequest(r); err != nil {
 			writeError(w, &eio.HandshakeError{Code: eio.CodeForbidden, Message: err.Error()})
@@ -557,11 +583,13 @@ func (h *Handler) preflight(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func writeError(w http.ResponseWriter, e *eio.HandshakeError) {
+func writeError(w http.ResponseWriter, e *eio.HandshakeError) { writeStatus(w, e.Status(), e) }
+
+func writeStatus(w http.ResponseWriter, status int, e *eio.HandshakeError) {
 	body := e.Body()
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(e.Status())
+	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }
 
@@ -602,7 +630,15 @@ func (h *leanHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		conn.Close()
 		return nil, nil, err
 	}
-	return conn, bufio.NewReadWriter(bufio.NewReaderSize(r, wsReadBuffer), bufio.NewWriterSize(conn, wsWriteBuffer)), nil
+	// coder/websocket keeps only what the returned reader has buffered
+	// (it resets the reader onto conn): read the early bytes into the
+	// buffer, or a frame the client sent right after the 101 is lost.
+	size := max(wsReadBuffer, brw.Reader.Buffered())
+	br := bufio.NewReaderSize(r, size)
+	if n := brw.Reader.Buffered(); n > 0 {
+		_, _ = br.Peek(n)
+	}
+	return conn, bufio.NewReadWriter(br, bufio.NewWriterSize(conn, wsWriteBuffer)), nil
 }
 
 // Unwrap lets http.ResponseController reach the underlying writer.
