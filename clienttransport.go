@@ -8,7 +8,7 @@ import (
 // ClientTransport performs the I/O of a client's Engine.IO session: HTTP
 // long-polling requests and WebSocket connections to one server. Calls may
 // block; the client makes them from goroutines of its own.
-// transport/nethttp implements it natively, transport/wasm in browsers.
+// transport/nethttp implements it natively, transport/wasm/sioclient in browsers.
 type ClientTransport interface {
 	// Get sends a polling GET with query and returns the response body; a
 	// status other than 200 is an error.

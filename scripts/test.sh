@@ -17,6 +17,25 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 fi
 (cd test/interop && npm ci --no-audit --no-fund --loglevel=error)
 
+# --- browser: the wasm client (test/browser) -------------------------------
+# Debian's chromium (never a downloaded browser) and the pinned playwright-core;
+# the browser build is vetted and kept free of net/http.
+step "browser: install and check the wasm client"
+if [ -z "${SIO_CHROMIUM:-}" ] && [ ! -x /usr/bin/chromium ]; then
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "chromium is required: apt-get install chromium (or set SIO_CHROMIUM)"; exit 1
+  fi
+fi
+(cd test/browser && npm ci --no-audit --no-fund --loglevel=error)
+GOOS=js GOARCH=wasm go vet ./transport/wasm/... ./cmd/sio-wasm/
+if GOOS=js GOARCH=wasm go list -deps ./cmd/sio-wasm | grep -qx net/http; then
+  echo "the browser build imports net/http:"; GOOS=js GOARCH=wasm go list -deps ./cmd/sio-wasm | grep -x 'net/http'; exit 1
+fi
+# --- end browser -------------------------------------------------------------
+
 step "format and vet"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './node_modules/*'))
 if [ -n "$unformatted" ]; then echo "gofmt needed:"; echo "$unformatted"; exit 1; fi
