@@ -106,6 +106,7 @@ func (c *Conn) Poll(ctx context.Context) ([]byte, error) {
 				return nil, eio.ErrWrongTransport
 			}
 			body := eio.AppendPayload(make([]byte, 0, eio.PayloadLen(tr.Packets)), tr.Packets)
+			countOut(len(tr.Packets), len(body)) // see traffic.go
 			c.afterLocked(time.Now())
 			c.mu.Unlock()
 			c.flush(false)
@@ -118,10 +119,12 @@ func (c *Conn) Poll(ctx context.Context) ([]byte, error) {
 		case <-ctx.Done():
 			c.mu.Lock()
 			if tr, ok := c.sess.PollTransmit(eio.Polling); ok && !tr.Refuse { // raced with an answer
+				body := eio.AppendPayload(nil, tr.Packets)
+				countOut(len(tr.Packets), len(body))
 				c.afterLocked(time.Now())
 				c.mu.Unlock()
 				c.flush(false)
-				return eio.AppendPayload(nil, tr.Packets), nil
+				return body, nil
 			}
 			now := time.Now()
 			c.sess.HandlePollAbort(now)
@@ -141,6 +144,7 @@ func (c *Conn) PostStart() error {
 // Post handles the body of a polling POST begun with PostStart. Answer "ok"
 // on nil; 413 when errors.Is(err, eio.ErrPayloadTooLarge); 400 otherwise.
 func (c *Conn) Post(body []byte) error {
+	countPayloadIn(body)
 	return c.do(func(now time.Time) error { return c.sess.HandlePollPost(now, body) })
 }
 
@@ -166,6 +170,7 @@ func (c *Conn) AttachWebSocket(ws WebSocket) error {
 
 // WebSocketMessage handles one message read from ws.
 func (c *Conn) WebSocketMessage(ws WebSocket, data []byte, binary bool) error {
+	countIn(1, len(data))
 	return c.do(func(now time.Time) error {
 		if ws != c.ws {
 			return eio.ErrWrongTransport
@@ -348,6 +353,7 @@ func (c *Conn) writeLoop() {
 		var err error
 		if len(tr.Packets) > 0 {
 			err = ws.WritePackets(tr.Packets)
+			countFramesOut(tr.Packets)
 		}
 		if tr.Close || err != nil {
 			_ = ws.Close()
@@ -415,10 +421,17 @@ func (c *Conn) cancelAck(nsp string, id uint64) {
 	c.mu.Unlock()
 }
 
-// accept answers a socket's CONNECT after its middleware passed.
-func (c *Conn) accept(s *Socket) error {
+// accept answers a socket's CONNECT after its middleware passed, then
+// queues what a recovered socket missed (see recovery.go).
+func (c *Conn) accept(s *Socket, missed []*server.Encoded) error {
 	c.mu.Lock()
-	err := c.ec.AcceptConnect(s.nsp.name, s.id, nil)
+	err := c.ec.AcceptConnect(s.nsp.name, s.id, s.connectExtra())
+	for _, enc := range missed {
+		if err != nil {
+			break
+		}
+		err = c.ec.SendEncoded(s.nsp.name, enc)
+	}
 	c.afterLocked(time.Now())
 	c.mu.Unlock()
 	c.flush(false)

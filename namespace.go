@@ -1,6 +1,7 @@
 package sio
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,6 +28,12 @@ type Namespace struct {
 	children map[*Namespace]struct{} // parent only
 
 	ackIDs atomic.Uint64
+
+	// Cluster and recovery (adapter.go, recovery.go).
+	adapter NamespaceAdapter   // nil: single node
+	rec     *namespaceRecovery // nil: no connection state recovery
+	sse     *serverSideEvents  // server-side event handlers, created on first use
+	sseOnce sync.Once
 }
 
 func newNamespace(s *Server, name string, parent *Namespace) *Namespace {
@@ -39,6 +46,7 @@ func newNamespace(s *Server, name string, parent *Namespace) *Namespace {
 		parent.children[n] = struct{}{}
 		parent.mu.Unlock()
 	}
+	n.attachCluster()
 	return n
 }
 
@@ -91,8 +99,15 @@ func (n *Namespace) add(s *Socket) {
 func (n *Namespace) remove(s *Socket) {
 	n.mu.Lock()
 	delete(n.sockets, s.id)
+	var changed []string
+	watch := n.roomWatcher()
+	if watch != nil {
+		changed = n.rooms.RoomsOf(s)
+	}
 	n.rooms.DelAll(s)
+	changed = n.emptiedLocked(changed, s.id)
 	n.mu.Unlock()
+	notifyRooms(watch, changed)
 }
 
 func (n *Namespace) socketCount() int {
@@ -107,21 +122,35 @@ func (n *Namespace) maybeCleanup() {
 		n.parent.mu.Lock()
 		delete(n.parent.children, n)
 		n.parent.mu.Unlock()
+		n.detachCluster()
 	}
 }
 
 func (n *Namespace) join(s *Socket, rooms ...string) {
 	n.mu.Lock()
+	var created []string
+	watch := n.roomWatcher()
 	if _, ok := n.sockets[s.id]; ok {
+		if watch != nil {
+			created = n.newRoomsLocked(rooms)
+		}
 		n.rooms.Add(s, rooms...)
 	}
 	n.mu.Unlock()
+	notifyRooms(watch, created)
 }
 
 func (n *Namespace) leave(s *Socket, room string) {
 	n.mu.Lock()
+	had := n.rooms.Has(s, room)
 	n.rooms.Del(s, room)
+	var emptied []string
+	watch := n.roomWatcher()
+	if watch != nil && had {
+		emptied = n.emptiedLocked([]string{room}, s.id)
+	}
 	n.mu.Unlock()
+	notifyRooms(watch, emptied)
 }
 
 func (n *Namespace) roomsOf(s *Socket) []string {
@@ -158,7 +187,8 @@ func (n *Namespace) Local() *BroadcastOperator { return n.op().Local() }
 // Timeout returns a broadcast whose acknowledgements are awaited for d.
 func (n *Namespace) Timeout(d time.Duration) *BroadcastOperator { return n.op().Timeout(d) }
 
-// FetchSockets returns the namespace's sockets.
+// FetchSockets returns the namespace's sockets on this node (see
+// FetchRemoteSockets for the other nodes of a cluster).
 func (n *Namespace) FetchSockets() []*Socket { return n.op().FetchSockets() }
 
 // SocketsJoin makes every socket of the namespace join rooms.
@@ -261,10 +291,11 @@ func release(buf *[]*Socket) {
 // acknowledgement, or ErrAckTimeout with the answers that came in time.
 type BroadcastAckCallback func(answers []Args, err error)
 
-// Emit sends event to the selected sockets, encoded once for all. If the
-// last argument is a BroadcastAckCallback (or func([]sio.Args, error)),
+// Emit sends event to the selected sockets, encoded once for all, and,
+// with a cluster adapter and unless Local, to those of the other nodes. If
+// the last argument is a BroadcastAckCallback (or func([]sio.Args, error)),
 // every client is asked to acknowledge; the callback runs once all answered
-// or the timeout passed.
+// (every node of the cluster included) or the timeout passed.
 func (b *BroadcastOperator) Emit(event string, args ...any) error {
 	if packet.IsReserved(event) {
 		return &packet.Error{Kind: packet.ErrReservedEvent, Detail: event}
@@ -282,14 +313,41 @@ func (b *BroadcastOperator) Emit(event string, args ...any) error {
 	if err != nil {
 		return err
 	}
+	if cb != nil {
+		return b.emitWithAcks(event, raw, att, cb)
+	}
+	for _, n := range b.namespaces() {
+		c := *b
+		c.nsp = n
+		if err := c.emitRaw(event, raw, att); err != nil {
+			return err
+		}
+		if n.adapter != nil && !b.local {
+			if err := n.adapter.Broadcast(event, Args{raw: raw, attachments: att}, b.adapterOptions()); err != nil {
+				n.srv.log.Warn("sio: broadcast not published to the cluster", "nsp", n.name, "event", event, "err", err)
+			}
+		}
+	}
+	return nil
+}
+
+// emitRaw delivers encoded arguments to the selected local sockets of one
+// namespace, recording the packet for connection state recovery when on.
+func (b *BroadcastOperator) emitRaw(event string, raw, att [][]byte) error {
+	if rec := b.nsp.rec; rec != nil && !b.volatile {
+		return rec.broadcast(b, event, raw, att)
+	}
 	recipients := b.collect()
 	defer release(recipients)
-	if cb != nil {
-		return b.emitWithAcks(event, raw, att, *recipients, cb)
-	}
+	b.deliver(*recipients, event, raw, att, nil)
+	return nil
+}
+
+// deliver sends the event to recipients, encoded once (per namespace); enc,
+// when not nil, is the encoding to use for b's namespace.
+func (b *BroadcastOperator) deliver(recipients []*Socket, event string, raw, att [][]byte, enc *server.Encoded) {
 	nspName := b.nsp.name
-	var enc *server.Encoded
-	for _, s := range *recipients {
+	for _, s := range recipients {
 		if enc == nil || s.name != nspName {
 			nspName = s.name
 			enc = server.Encode(&packet.Packet{Type: packet.Event, Namespace: nspName,
@@ -297,57 +355,131 @@ func (b *BroadcastOperator) Emit(event string, args ...any) error {
 		}
 		_ = s.conn.sendEncoded(nspName, enc, b.volatile)
 	}
+}
+
+// emitWithAcks asks every selected client, of every node, for an
+// acknowledgement; cb gets the answers once all came (or the timeout).
+func (b *BroadcastOperator) emitWithAcks(event string, raw, att [][]byte, cb BroadcastAckCallback) error {
+	col := &ackCollector{cb: cb, expectedServers: 1}
+	var cluster []NamespaceAdapter
+	if !b.local {
+		for _, n := range b.namespaces() {
+			if n.adapter != nil {
+				cluster = append(cluster, n.adapter)
+			}
+		}
+	}
+	if len(cluster) > 0 {
+		col.expectedServers = -1 // until the adapters tell
+	}
+	if b.timeout > 0 {
+		col.timer = time.AfterFunc(b.timeout, func() {
+			col.mu.Lock()
+			defer col.mu.Unlock()
+			col.finish(ErrAckTimeout)
+		})
+	}
+	// Answers may come before the count is known: the collector completes
+	// only once this node's count is in (actualServers).
+	recipients := b.collect()
+	sent := 0
+	for _, s := range *recipients {
+		ack := AckCallback(func(a Args, err error) {
+			col.mu.Lock()
+			defer col.mu.Unlock()
+			if err == nil {
+				col.answers = append(col.answers, a)
+			} else {
+				col.expectedClients--
+			}
+			col.check()
+		})
+		if s.emit(event, append(rawValues(raw, att), ack), emitOptions{volatile: b.volatile}) == nil {
+			sent++
+		}
+	}
+	release(recipients)
+	col.mu.Lock()
+	col.expectedClients += sent
+	col.actualServers++
+	col.check()
+	col.mu.Unlock()
+	if len(cluster) == 0 {
+		return nil
+	}
+	opts := b.adapterOptions()
+	args := Args{raw: raw, attachments: att}
+	onCount := func(n int) {
+		col.mu.Lock()
+		defer col.mu.Unlock()
+		col.expectedClients += n
+		col.actualServers++
+		col.check()
+	}
+	onAck := func(a Args) {
+		col.mu.Lock()
+		defer col.mu.Unlock()
+		col.answers = append(col.answers, a)
+		col.check()
+	}
+	for _, a := range cluster {
+		if err := a.BroadcastWithAck(event, args, opts, onCount, onAck); err != nil {
+			b.nsp.srv.log.Warn("sio: broadcast with acks not published to the cluster", "nsp", b.nsp.name, "event", event, "err", err)
+		}
+	}
+	go func() {
+		ctx := context.Background()
+		if b.timeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, b.timeout)
+			defer cancel()
+		}
+		servers := 1
+		for _, a := range cluster {
+			n, err := a.ServerCount(ctx)
+			if err != nil || n < 1 {
+				n = 1
+			}
+			servers += n - 1
+		}
+		col.mu.Lock()
+		defer col.mu.Unlock()
+		col.expectedServers = servers
+		col.check()
+	}()
 	return nil
 }
 
-func (b *BroadcastOperator) emitWithAcks(event string, raw, att [][]byte, recipients []*Socket, cb BroadcastAckCallback) error {
-	var (
-		mu      sync.Mutex
-		answers []Args
-		pending = len(recipients)
-		done    bool
-		timer   *time.Timer
-	)
-	finish := func(err error) {
-		if done {
-			return
-		}
-		done = true
-		if timer != nil {
-			timer.Stop()
-		}
-		got := answers
-		go cb(got, err)
+// ackCollector gathers the answers to a broadcast with acknowledgements: it
+// is complete once every node told how many clients it asked
+// (expectedServers, -1 until known) and that many answers came.
+type ackCollector struct {
+	mu              sync.Mutex
+	cb              BroadcastAckCallback
+	answers         []Args
+	expectedClients int
+	expectedServers int
+	actualServers   int
+	done            bool
+	timer           *time.Timer
+}
+
+func (c *ackCollector) check() {
+	if c.expectedServers >= 0 && c.actualServers >= c.expectedServers && len(c.answers) >= c.expectedClients {
+		c.finish(nil)
 	}
-	if pending == 0 {
-		go cb(nil, nil)
-		return nil
+}
+
+func (c *ackCollector) finish(err error) {
+	if c.done {
+		return
 	}
-	if b.timeout > 0 {
-		timer = time.AfterFunc(b.timeout, func() {
-			mu.Lock()
-			defer mu.Unlock()
-			finish(ErrAckTimeout)
-		})
+	c.done = true
+	if c.timer != nil {
+		c.timer.Stop()
 	}
-	for _, s := range recipients {
-		s := s
-		ack := AckCallback(func(a Args, err error) {
-			mu.Lock()
-			defer mu.Unlock()
-			if err == nil {
-				answers = append(answers, a)
-			}
-			pending--
-			if pending == 0 {
-				finish(nil)
-			}
-		})
-		if err := s.emit(event, append(rawValues(raw, att), ack), emitOptions{volatile: b.volatile}); err != nil {
-			ack(Args{}, err)
-		}
-	}
-	return nil
+	got := c.answers
+	go c.cb(got, err)
 }
 
 // rawValues re-wraps encoded arguments so that emitting them again
@@ -359,31 +491,49 @@ func rawValues(raw, att [][]byte) []any {
 	return out
 }
 
-// FetchSockets returns the selected sockets.
+// FetchSockets returns the selected sockets of this node (see
+// FetchRemoteSockets for the other nodes of a cluster).
 func (b *BroadcastOperator) FetchSockets() []*Socket {
 	buf := b.collect()
 	defer release(buf)
 	return append([]*Socket(nil), (*buf)...)
 }
 
-// SocketsJoin makes the selected sockets join rooms.
+// SocketsJoin makes the selected sockets join rooms, on every node.
 func (b *BroadcastOperator) SocketsJoin(rooms ...string) {
 	for _, s := range b.FetchSockets() {
 		s.Join(rooms...)
 	}
+	b.cluster(func(a NamespaceAdapter) error { return a.AddSockets(b.adapterOptions(), rooms) })
 }
 
-// SocketsLeave makes the selected sockets leave room.
+// SocketsLeave makes the selected sockets leave room, on every node.
 func (b *BroadcastOperator) SocketsLeave(room string) {
 	for _, s := range b.FetchSockets() {
 		s.Leave(room)
 	}
+	b.cluster(func(a NamespaceAdapter) error { return a.DelSockets(b.adapterOptions(), []string{room}) })
 }
 
-// DisconnectSockets disconnects the selected sockets (their whole
-// connections when close is set).
+// DisconnectSockets disconnects the selected sockets, on every node (their
+// whole connections when close is set).
 func (b *BroadcastOperator) DisconnectSockets(close bool) {
 	for _, s := range b.FetchSockets() {
 		s.Disconnect(close)
+	}
+	b.cluster(func(a NamespaceAdapter) error { return a.DisconnectSockets(b.adapterOptions(), close) })
+}
+
+// cluster runs fn on the adapter of each selected namespace, unless Local.
+func (b *BroadcastOperator) cluster(fn func(NamespaceAdapter) error) {
+	if b.local {
+		return
+	}
+	for _, n := range b.namespaces() {
+		if n.adapter != nil {
+			if err := fn(n.adapter); err != nil {
+				n.srv.log.Warn("sio: cluster operation failed", "nsp", n.name, "err", err)
+			}
+		}
 	}
 }

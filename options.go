@@ -61,6 +61,14 @@ type ServerOptions struct {
 	// NewID generates Engine.IO session ids and socket ids. Default: 20
 	// random base64url characters.
 	NewID func() string
+	// Adapter joins the server to a cluster (see Adapter; package
+	// adapter/redisadapter). Default nil: a single node.
+	Adapter Adapter
+	// ConnectionStateRecovery, when set, lets a client that lost its
+	// connection come back with its socket id, rooms and data, and get the
+	// events it missed (the reference's option of the same name; see
+	// ConnectionStateRecovery). Default nil: off.
+	ConnectionStateRecovery *ConnectionStateRecovery
 }
 
 func (o *ServerOptions) engineConfig() server.Config {

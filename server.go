@@ -48,6 +48,7 @@ type Server struct {
 	nsps *server.Namespaces[*Namespace]
 
 	registry
+	cluster clusterState // see adapter.go
 }
 
 // registry holds the live connections of a server, by session id.
@@ -219,11 +220,15 @@ func (s *Server) Accept(t eio.Transport, hs Handshake) (*Conn, error) {
 }
 
 // Close closes every connection at once, reason "server shutting down".
-func (s *Server) Close() { s.closeAll(server.ReasonServerShuttingDown) }
+func (s *Server) Close() {
+	s.closeAll(server.ReasonServerShuttingDown)
+	s.closeCluster()
+}
 
 // Shutdown stops accepting connections, closes every connection ("server
 // shutting down") and waits until their final packets are written, or until
 // ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
+	defer s.closeCluster()
 	return s.shutdown(ctx, server.ReasonServerShuttingDown)
 }

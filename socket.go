@@ -34,8 +34,9 @@ type Socket struct {
 	acks        map[uint64]ackWaiter
 	data        any
 	disconnects bool
-	intercepts  []Interceptor // see plugin_hooks.go
-	onErr       []func(error) // see socket_use.go
+	intercepts  []Interceptor  // see plugin_hooks.go
+	recov       socketRecovery // see recovery.go
+	onErr       []func(error)  // see socket_use.go
 
 	qmu     sync.Mutex
 	queue   []func()
@@ -161,17 +162,14 @@ func (s *Socket) runConnect() {
 		return
 	}
 	s.nsp = nsp
-	if err := nsp.middleware().Run(s); err != nil {
+	skip := s.prepareRecovery(nsp) // see recovery.go
+	if err := s.runMiddleware(nsp, skip); err != nil {
 		msg, data := server.Refusal(err)
 		s.conn.reject(s.name, msg, data)
 		nsp.maybeCleanup()
 		return
 	}
-	nsp.add(s)
-	s.connected.Store(true)
-	if err := s.conn.accept(s); err != nil {
-		s.connected.Store(false)
-		nsp.remove(s)
+	if !s.admit(nsp) { // see recovery.go
 		return
 	}
 	for _, fn := range nsp.connectionHandlers() {
@@ -331,6 +329,9 @@ func (s *Socket) emitPacket(event string, args []any, w ackWaiter, o emitOptions
 	raw, att, err := encodeArgs(args, nil)
 	if err != nil {
 		return err
+	}
+	if cb == nil && !o.volatile && s.nsp != nil && s.nsp.rec != nil {
+		return s.nsp.rec.emitTo(s, event, raw, att) // recorded for recovery
 	}
 	p := &packet.Packet{Type: packet.Event, Namespace: s.name, Data: packet.AppendEventData(nil, event, raw), Attachments: att}
 	if cb != nil {
@@ -498,6 +499,7 @@ func (s *Socket) onDisconnect(reason string) {
 	for _, fn := range discing {
 		s.safely(func() { fn(reason) })
 	}
+	s.persistSession(reason) // see recovery.go
 	if s.nsp != nil {
 		s.nsp.remove(s)
 	}

@@ -36,6 +36,59 @@ if GOOS=js GOARCH=wasm go list -deps ./cmd/sio-wasm | grep -qx net/http; then
 fi
 # --- end browser -------------------------------------------------------------
 
+# --- plugins: the wasm plugin host (plugins/, cmd/sio-host, test/plugins) ----
+# wabt's wat2wasm checks that the committed binaries of the hand-written
+# WebAssembly test plugins (plugins/testdata/*.wat) are up to date; the Go
+# guest SDK, the example plugins and the test plugin are vetted for wasip1.
+# The tests use test/interop's socket.io-client and test/browser's
+# playwright-core, installed above.
+step "plugins: install and vet the guests"
+if ! command -v wat2wasm >/dev/null; then
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wabt >/dev/null
+  else
+    echo "wat2wasm not found (Debian package wabt): the .wat check will be skipped"
+  fi
+fi
+GOOS=wasip1 GOARCH=wasm go vet ./plugins/guest/ ./examples/plugins/... ./test/plugins/testdata/guest/
+# --- end plugins -------------------------------------------------------------
+
+# --- cluster: Redis adapter and recovery (adapter/, test/cluster) ------------
+# Debian's redis-server, started on 127.0.0.1 on a free port for the test run
+# and stopped at exit (REDIS_URL; REDIS_SERVER lets tests start private ones,
+# e.g. to restart Redis under a cluster); the pinned Node.js packages of
+# test/cluster (@socket.io/redis-adapter 8.3.0, @socket.io/redis-emitter,
+# socket.io, socket.io-client).
+step "cluster: redis-server and test/cluster packages"
+if ! command -v redis-server >/dev/null; then
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+  else
+    echo "redis-server is required: apt-get install redis-server"; exit 1
+  fi
+fi
+(cd test/cluster && npm ci --no-audit --no-fund --loglevel=error)
+redis_port=""
+for p in $(seq 6390 6490); do
+  if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then redis_port=$p; break; fi
+done
+[ -n "$redis_port" ] || { echo "no free port for redis-server"; exit 1; }
+redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no \
+  --protected-mode no --loglevel warning >"${TMPDIR:-/tmp}/sio-test-redis.log" 2>&1 &
+redis_pid=$!
+trap 'kill "$redis_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$redis_port") 2>/dev/null; then break; fi
+  sleep 0.1
+done
+export REDIS_URL="redis://127.0.0.1:$redis_port"
+REDIS_SERVER="$(command -v redis-server)"
+export REDIS_SERVER
+echo "redis-server $(redis-server --version | awk '{print $3}') on $REDIS_URL"
+# --- end cluster -------------------------------------------------------------
+
 step "format and vet"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './node_modules/*'))
 if [ -n "$unformatted" ]; then echo "gofmt needed:"; echo "$unformatted"; exit 1; fi

@@ -19,7 +19,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	sio "github.com/sio-go/sio"
+	"github.com/sio-go/sio/adapter/redisadapter"
 	"github.com/sio-go/sio/engine/server"
 	"github.com/sio-go/sio/transport/nethttp"
 )
@@ -42,13 +45,37 @@ func main() {
 	if addr := os.Getenv("PPROF_ADDR"); addr != "" { // profiling, e.g. PPROF_ADDR=127.0.0.1:6060
 		go func() { _ = http.ListenAndServe(addr, nil) }()
 	}
-	srv := sio.NewServer(&sio.ServerOptions{
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	opts := &sio.ServerOptions{
 		PingInterval:      time.Duration(envInt("PING_INTERVAL", 25000)) * time.Millisecond,
 		PingTimeout:       time.Duration(envInt("PING_TIMEOUT", 20000)) * time.Millisecond,
 		MaxHTTPBufferSize: envInt("MAX_PAYLOAD", 1_000_000),
-		Logger:            slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	})
+		Logger:            logger,
+	}
+	if os.Getenv("RECOVERY") == "1" { // connection state recovery (in memory, this node)
+		opts.ConnectionStateRecovery = &sio.ConnectionStateRecovery{MaxDisconnectionDuration: 120 * time.Second}
+	}
+	var adapter *redisadapter.Adapter
+	if url := os.Getenv("REDIS_URL"); url != "" { // join a cluster (@socket.io/redis-adapter compatible)
+		ropts, err := redis.ParseURL(url)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "invalid REDIS_URL=%s: %v\n", url, err)
+			os.Exit(2)
+		}
+		adapter = redisadapter.New(redis.NewClient(ropts), &redisadapter.Options{Logger: logger})
+		opts.Adapter = adapter
+	}
+	srv := sio.NewServer(opts)
 	Setup(srv)
+	if adapter != nil { // "listening" only once subscribed on Redis
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		err := adapter.Sync(ctx)
+		cancel()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "startup failed: redis: %v\n", err)
+			os.Exit(1)
+		}
+	}
 
 	h := nethttp.NewHandler(srv, &nethttp.Options{CORS: &nethttp.CORS{AllowAll: true, Credentials: true}})
 	mux := http.NewServeMux()
@@ -69,6 +96,9 @@ func main() {
 		defer cancel()
 		srv.Close()
 		_ = hs.Shutdown(ctx)
+		if adapter != nil {
+			_ = adapter.Close()
+		}
 	}()
 	if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		fmt.Fprintln(os.Stderr, err)
@@ -150,7 +180,12 @@ func onConnection(s *sio.Socket) {
 		_ = ack(nil, first)
 	})
 	s.On("count", func(ack sio.Ack) {
-		_ = ack(len(nsp.FetchSockets()))
+		remote, err := nsp.FetchRemoteSockets(context.Background()) // none without REDIS_URL
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "count: %v\n", err) // e.g. another node did not answer in time: no ack
+			return
+		}
+		_ = ack(len(nsp.FetchSockets()) + len(remote))
 	})
 	s.On("disconnect-me", func() { s.Disconnect(true) })
 	s.On("rooms-of", func(ack sio.Ack) { _ = ack(s.Rooms()) })
