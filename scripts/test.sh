@@ -56,7 +56,7 @@ GOOS=wasip1 GOARCH=wasm go vet ./plugins/guest/ ./examples/plugins/... ./test/pl
 
 # --- cluster: Redis adapter and recovery (adapter/, test/cluster) ------------
 # Debian's redis-server, started on 127.0.0.1 on a free port for the test run
-# and stopped at exit (REDIS_URL; REDIS_SERVER lets tests start private ones,
+# and stopped at exit (SIO_TEST_REDIS_URL; REDIS_SERVER lets tests start private ones,
 # e.g. to restart Redis under a cluster); the pinned Node.js packages of
 # test/cluster (@socket.io/redis-adapter 8.3.0, @socket.io/redis-emitter,
 # socket.io, socket.io-client).
@@ -83,10 +83,11 @@ for _ in $(seq 1 100); do
   if (exec 3<>"/dev/tcp/127.0.0.1/$redis_port") 2>/dev/null; then break; fi
   sleep 0.1
 done
-export REDIS_URL="redis://127.0.0.1:$redis_port"
+# Only the cluster tests see it: servers of other tests must stay single nodes.
+export SIO_TEST_REDIS_URL="redis://127.0.0.1:$redis_port"
 REDIS_SERVER="$(command -v redis-server)"
 export REDIS_SERVER
-echo "redis-server $(redis-server --version | awk '{print $3}') on $REDIS_URL"
+echo "redis-server $(redis-server --version | awk '{print $3}') on $SIO_TEST_REDIS_URL"
 # --- end cluster -------------------------------------------------------------
 
 step "format and vet"

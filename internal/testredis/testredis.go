@@ -1,4 +1,4 @@
-// Package testredis gives tests a Redis server: the one named by REDIS_URL
+// Package testredis gives tests a Redis server: the one named by SIO_TEST_REDIS_URL
 // (the test script starts one), or a private redis-server started from PATH
 // on a free port. Without either, tests skip with a message, or fail when
 // SIO_REQUIRE_DEPS=1.
@@ -33,14 +33,14 @@ func SkipOrFatal(t testing.TB, format string, args ...any) {
 	t.Skip(msg + " (set SIO_REQUIRE_DEPS=1 to fail instead)")
 }
 
-// Shared returns the URL of a Redis server for the test: REDIS_URL, or a
+// Shared returns the URL of a Redis server for the test: SIO_TEST_REDIS_URL, or a
 // private server stopped at cleanup. Tests sharing one server must use
 // their own channel prefix (redisadapter.Options.Key) or namespaces.
 func Shared(t testing.TB) string {
 	t.Helper()
-	if u := os.Getenv("REDIS_URL"); u != "" {
+	if u := os.Getenv("SIO_TEST_REDIS_URL"); u != "" {
 		if err := ping(u); err != nil {
-			SkipOrFatal(t, "testredis: REDIS_URL=%s does not answer: %v", u, err)
+			SkipOrFatal(t, "testredis: SIO_TEST_REDIS_URL=%s does not answer: %v", u, err)
 		}
 		return u
 	}
