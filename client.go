@@ -507,46 +507,6 @@ func (m *Manager) managerEvent(ev client.Event) {
 	}
 }
 
-// taskQueue runs tasks in order on a goroutine that exists only while there
-// is work.
-type taskQueue struct {
-	mu      sync.Mutex
-	tasks   []func()
-	running bool
-}
-
-func (q *taskQueue) enqueue(task func()) {
-	q.mu.Lock()
-	q.tasks = append(q.tasks, task)
-	if q.running {
-		q.mu.Unlock()
-		return
-	}
-	q.running = true
-	q.mu.Unlock()
-	go q.run()
-}
-
-func (q *taskQueue) run() {
-	for {
-		q.mu.Lock()
-		if len(q.tasks) == 0 {
-			q.running = false
-			q.tasks = nil
-			q.mu.Unlock()
-			return
-		}
-		task := q.tasks[0]
-		q.tasks[0] = nil
-		q.tasks = q.tasks[1:]
-		q.mu.Unlock()
-		func() {
-			defer func() { _ = recover() }()
-			task()
-		}()
-	}
-}
-
 // ConnectError is a server's refusal of a socket (connect_error).
 type ConnectError struct {
 	Message string

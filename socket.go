@@ -38,9 +38,7 @@ type Socket struct {
 	recov       socketRecovery // see recovery.go
 	onErr       []func(error)  // see socket_use.go
 
-	qmu     sync.Mutex
-	queue   []func()
-	running bool
+	q taskQueue // the socket's handlers, in order
 }
 
 // ackWaiter is a pending acknowledgement. Inline callbacks only hand the
@@ -81,7 +79,11 @@ func newSocket(c *Conn, nsp string, auth []byte) *Socket {
 	if len(auth) > 0 {
 		hs.Auth = append(json.RawMessage(nil), auth...)
 	}
-	return &Socket{id: c.srv.opts.NewID(), conn: c, name: nsp, hs: hs}
+	s := &Socket{id: c.srv.opts.NewID(), conn: c, name: nsp, hs: hs}
+	s.q.onPanic = func(r any) {
+		c.srv.log.Error("sio: handler panicked", "socket", s.id, "nsp", s.name, "panic", r)
+	}
+	return s
 }
 
 // ID returns the socket id (not the Engine.IO session id).
@@ -115,44 +117,10 @@ func (s *Socket) SetData(v any) {
 
 // enqueue runs task after the socket's earlier tasks, on a goroutine that
 // exists only while there is work.
-func (s *Socket) enqueue(task func()) {
-	s.qmu.Lock()
-	s.queue = append(s.queue, task)
-	if s.running {
-		s.qmu.Unlock()
-		return
-	}
-	s.running = true
-	s.qmu.Unlock()
-	go s.run()
-}
-
-func (s *Socket) run() {
-	for {
-		s.qmu.Lock()
-		if len(s.queue) == 0 {
-			s.running = false
-			s.queue = nil
-			s.qmu.Unlock()
-			return
-		}
-		task := s.queue[0]
-		s.queue[0] = nil
-		s.queue = s.queue[1:]
-		s.qmu.Unlock()
-		s.safely(task)
-	}
-}
+func (s *Socket) enqueue(task func()) { s.q.enqueue(task) }
 
 // safely runs a handler, logging a panic instead of crashing the server.
-func (s *Socket) safely(fn func()) {
-	defer func() {
-		if r := recover(); r != nil {
-			s.conn.srv.log.Error("sio: handler panicked", "socket", s.id, "nsp", s.name, "panic", r)
-		}
-	}()
-	fn()
-}
+func (s *Socket) safely(fn func()) { s.q.safely(fn) }
 
 // runConnect resolves the namespace, runs the middleware and admits the socket.
 func (s *Socket) runConnect() {
