@@ -921,21 +921,31 @@ func (n *namespace) finishLocked(id string, req *request) {
 
 // ask publishes a request expecting numSub-1 answers and waits for them.
 func (n *namespace) ask(ctx context.Context, req *request, payload []byte, requestID string) error {
+	return n.a.awaitAnswers(ctx, &n.mu, &n.closed, n.requests, requestID, req, func() error {
+		return n.a.publish(n.requestChannel, payload)
+	})
+}
+
+// awaitAnswers registers req under id in requests (guarded by mu; refused
+// once *closed), sends it, and waits until its answers are in (req.done),
+// RequestsTimeout passes, ctx ends or the adapter closes. The classic and
+// sharded namespaces share it.
+func (a *Adapter) awaitAnswers(ctx context.Context, mu *sync.Mutex, closed *bool, requests map[string]*request, id string, req *request, send func() error) error {
 	req.done = make(chan struct{})
-	n.mu.Lock()
-	if n.closed {
-		n.mu.Unlock()
+	mu.Lock()
+	if *closed {
+		mu.Unlock()
 		return ErrClosed
 	}
-	n.requests[requestID] = req
-	n.mu.Unlock()
-	if err := n.a.publish(n.requestChannel, payload); err != nil {
-		n.mu.Lock()
-		delete(n.requests, requestID)
-		n.mu.Unlock()
+	requests[id] = req
+	mu.Unlock()
+	if err := send(); err != nil {
+		mu.Lock()
+		delete(requests, id)
+		mu.Unlock()
 		return err
 	}
-	timer := time.NewTimer(n.a.opts.RequestsTimeout)
+	timer := time.NewTimer(a.opts.RequestsTimeout)
 	defer timer.Stop()
 	var err error
 	select {
@@ -945,16 +955,16 @@ func (n *namespace) ask(ctx context.Context, req *request, payload []byte, reque
 		err = ErrTimeout
 	case <-ctx.Done():
 		err = ctx.Err()
-	case <-n.a.ctx.Done():
+	case <-a.ctx.Done():
 		err = ErrClosed
 	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
+	mu.Lock()
+	defer mu.Unlock()
 	if req.finished {
 		return nil
 	}
 	req.finished = true
-	delete(n.requests, requestID)
+	delete(requests, id)
 	return err
 }
 

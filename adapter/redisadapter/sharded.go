@@ -520,41 +520,9 @@ func (n *shardedNamespace) DisconnectSockets(opts sio.AdapterOptions, close bool
 
 // ask publishes a request expecting numSub answers and waits for them.
 func (n *shardedNamespace) ask(ctx context.Context, req *request, requestID string, typ int, data []byte, att [][]byte) error {
-	req.done = make(chan struct{})
-	n.mu.Lock()
-	if n.closed {
-		n.mu.Unlock()
-		return ErrClosed
-	}
-	n.requests[requestID] = req
-	n.mu.Unlock()
-	if err := n.send(n.channel, typ, data, att); err != nil {
-		n.mu.Lock()
-		delete(n.requests, requestID)
-		n.mu.Unlock()
-		return err
-	}
-	timer := time.NewTimer(n.a.opts.RequestsTimeout)
-	defer timer.Stop()
-	var err error
-	select {
-	case <-req.done:
-		return nil
-	case <-timer.C:
-		err = ErrTimeout
-	case <-ctx.Done():
-		err = ctx.Err()
-	case <-n.a.ctx.Done():
-		err = ErrClosed
-	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if req.finished {
-		return nil
-	}
-	req.finished = true
-	delete(n.requests, requestID)
-	return err
+	return n.a.awaitAnswers(ctx, &n.mu, &n.closed, n.requests, requestID, req, func() error {
+		return n.send(n.channel, typ, data, att)
+	})
 }
 
 func (n *shardedNamespace) FetchSockets(ctx context.Context, opts sio.AdapterOptions) ([]sio.SocketInfo, error) {
