@@ -243,7 +243,8 @@ func (s *Session) HandlePollAbort(now time.Time) {
 	}
 	s.getPending = false
 	if s.state != stateClosed && s.upgrade != upgradeDone {
-		s.closeNow(ReasonTransportError, remoteErr(ErrUnexpected, "poll connection closed prematurely"), false)
+		// A network failure, not a violation by the peer: not remote.
+		s.closeNow(ReasonTransportError, localErr(ErrUnexpected, "poll connection closed prematurely"), false)
 	}
 }
 

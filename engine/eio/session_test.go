@@ -867,7 +867,7 @@ func TestSessionPollingViolations(t *testing.T) {
 		h := newPolling(t, ServerConfig{})
 		run(t, h, []step{
 			{do: doGet},
-			{do: doAbort, events: ss("close:transport error/ErrUnexpected/remote")},
+			{do: doAbort, events: ss("close:transport error/ErrUnexpected/local")},
 		})
 		h.finish()
 	})

@@ -111,6 +111,13 @@ func (t *ClientTransport) Get(ctx context.Context, query url.Values) ([]byte, er
 	if err != nil {
 		return nil, err
 	}
+	// A poll is not idempotent: its answer takes the packets out of the
+	// server's queue. net/http replays a GET that fails on a reused
+	// connection before the response arrives, which would skip the packets
+	// of an answer lost with the connection; a body it cannot rewind (no
+	// GetBody) keeps it from replaying. The body is empty: it goes out as a
+	// plain GET, and the failure reaches the client, which reconnects.
+	req.Body = noReplayBody{}
 	resp, err := t.do(req)
 	if err != nil {
 		return nil, err
@@ -118,6 +125,12 @@ func (t *ClientTransport) Get(ctx context.Context, query url.Values) ([]byte, er
 	defer resp.Body.Close()
 	return io.ReadAll(resp.Body)
 }
+
+// noReplayBody is the empty body of a poll (see Get).
+type noReplayBody struct{}
+
+func (noReplayBody) Read([]byte) (int, error) { return 0, io.EOF }
+func (noReplayBody) Close() error             { return nil }
 
 // Post implements sio.ClientTransport.
 func (t *ClientTransport) Post(ctx context.Context, query url.Values, body []byte) error {
