@@ -9,6 +9,7 @@ import (
 	"github.com/sio-go/sio/engine/eio"
 	"github.com/sio-go/sio/engine/packet"
 	"github.com/sio-go/sio/engine/server"
+	"github.com/sio-go/sio/internal/workpool"
 )
 
 // WebSocket is what a driver hands to a Conn: an open WebSocket. The Conn
@@ -41,6 +42,7 @@ type Conn struct {
 	ws       WebSocket // the attached WebSocket (probing or carrying the session)
 	writing  bool      // a goroutine is writing to ws
 	forgot   bool
+	busy     *Socket // the socket the last input queued events for (see throttle)
 
 	pollWake chan struct{}
 	done     chan struct{}
@@ -145,7 +147,28 @@ func (c *Conn) PostStart() error {
 // on nil; 413 when errors.Is(err, eio.ErrPayloadTooLarge); 400 otherwise.
 func (c *Conn) Post(body []byte) error {
 	countPayloadIn(body)
-	return c.do(func(now time.Time) error { return c.sess.HandlePollPost(now, body) })
+	err := c.do(func(now time.Time) error { return c.sess.HandlePollPost(now, body) })
+	c.throttle()
+	return err
+}
+
+// maxHandlerBacklog bounds the events waiting for one socket's handlers.
+// Without it a client sending faster than its handlers run grows the
+// server's memory without bound (the transport's own read buffer drains
+// into the socket's queue at once); with it the driver's read waits, and
+// TCP (or the pending POST) pushes back on the client.
+const maxHandlerBacklog = 8
+
+// throttle waits, after an input, until the socket it queued events for
+// has worked its backlog down (or the connection is gone).
+func (c *Conn) throttle() {
+	c.mu.Lock()
+	s := c.busy
+	c.busy = nil
+	c.mu.Unlock()
+	if s != nil {
+		s.q.wait(maxHandlerBacklog, c.done)
+	}
 }
 
 // AttachWebSocket attaches ws: it carries a session opened on WebSocket, or
@@ -171,12 +194,14 @@ func (c *Conn) AttachWebSocket(ws WebSocket) error {
 // WebSocketMessage handles one message read from ws.
 func (c *Conn) WebSocketMessage(ws WebSocket, data []byte, binary bool) error {
 	countIn(1, len(data))
-	return c.do(func(now time.Time) error {
+	err := c.do(func(now time.Time) error {
 		if ws != c.ws {
 			return eio.ErrWrongTransport
 		}
 		return c.sess.HandleWebSocketFrame(now, data, binary)
 	})
+	c.throttle()
+	return err
 }
 
 // WebSocketClosed reports that ws failed or was closed by the peer (err may
@@ -292,6 +317,7 @@ func (c *Conn) dispatchLocked(ev server.Event) {
 			args := Args{raw: ev.Args, attachments: ev.Attachments}
 			name, id, hasID := ev.Name, ev.ID, ev.HasID
 			s.enqueue(func() { s.dispatchEvent(name, args, id, hasID) })
+			c.busy = s
 		}
 	case server.EventAck:
 		if s := c.sockets[ev.Nsp]; s != nil {
@@ -308,6 +334,7 @@ func (c *Conn) dispatchLocked(ev server.Event) {
 			s.enqueue(func() { s.onDisconnect(reason) })
 		}
 	case server.EventClose:
+		c.logClose(ev.Reason, ev.Err) // see closelog.go
 		// Sockets got their EventDisconnect already; the Conn is forgotten
 		// once its last transmits are drained (see afterLocked).
 	}
@@ -332,7 +359,7 @@ func (c *Conn) flush(async bool) {
 	c.writing = true
 	c.mu.Unlock()
 	if async {
-		go c.writeLoop()
+		workpool.Default.Go(c.writeLoop)
 	} else {
 		c.writeLoop()
 	}
@@ -373,7 +400,7 @@ func (c *Conn) writeLoop() {
 	}
 }
 
-// send encodes p and queues it, for a socket's own emits.
+// send encodes p and queues it, for a socket's own emits and acks.
 func (c *Conn) send(p *packet.Packet, volatile bool) error {
 	c.mu.Lock()
 	if volatile && !c.sess.Writable() {
@@ -383,7 +410,10 @@ func (c *Conn) send(p *packet.Packet, volatile bool) error {
 	err := c.ec.Send(p)
 	c.afterLocked(time.Now())
 	c.mu.Unlock()
-	c.flush(false)
+	// Written on a goroutine of its own: the caller may be a loop over
+	// sockets or another socket's handler, which a client that does not
+	// read would otherwise hold for up to the transport's write timeout.
+	c.flush(true)
 	return err
 }
 

@@ -42,16 +42,27 @@ type ServerOptions struct {
 	// DisableUpgrades forbids upgrading polling sessions to WebSocket.
 	DisableUpgrades bool
 	// MaxBufferedBytes bounds what may wait in one connection's send queue;
-	// a client that reads too slowly is disconnected ("transport error")
-	// rather than growing the server's memory. Default 16 MiB.
+	// a client that reads too slowly is disconnected ("transport error",
+	// logged as a slow consumer) rather than growing the server's memory,
+	// and emits and broadcasts never wait for it. Default 16 MiB.
 	MaxBufferedBytes int
-	// MaxNamespacesPerConn bounds the namespaces one connection may join. Default 100.
+	// MaxNamespacesPerConn bounds the namespaces one connection may join;
+	// a CONNECT beyond it gets CONNECT_ERROR "Too many namespaces" and the
+	// connection goes on. Default 100.
 	MaxNamespacesPerConn int
-	// MaxDynamicNamespaces bounds the dynamic child namespaces alive at once. Default 10000.
+	// MaxDynamicNamespaces bounds the namespaces alive at once (the static
+	// ones count too); a CONNECT that would create a dynamic child beyond
+	// it gets CONNECT_ERROR "Invalid namespace". Default 10000.
 	MaxDynamicNamespaces int
-	// MaxPendingAcks bounds the acks a socket may wait for at once. Default 10000.
+	// MaxPendingAcks bounds the acks a socket may wait for at once: an emit
+	// asking for one more fails at once with server.ErrTooManyAcks
+	// (engine/server) and sends nothing. Pending acks end with
+	// ErrDisconnected when the socket goes. Default 10000.
 	MaxPendingAcks int
-	// MaxAttachments bounds the binary attachments of one packet. Default 16.
+	// MaxAttachments bounds the binary attachments of one packet: a packet
+	// announcing more closes the connection ("parse error"). A packet whose
+	// attachments never all come holds at most MaxAttachments-1 messages
+	// and reaches no handler. Default 16.
 	MaxAttachments int
 	// CleanupEmptyChildNamespaces removes a dynamic child namespace when its
 	// last socket leaves (the reference's option of the same name). Default false.

@@ -1,15 +1,21 @@
 package sio
 
-import "sync"
+import (
+	"sync"
 
-// taskQueue runs tasks in order on a goroutine that exists only while there
-// is work: a socket's handlers, a client's event callbacks. A task that
+	"github.com/sio-go/sio/internal/workpool"
+)
+
+// taskQueue runs tasks in order on a goroutine (from the shared pool) held only
+// while there is work: a socket's handlers, a client's event callbacks. A task that
 // panics is reported to onPanic (when set) and the queue goes on.
 type taskQueue struct {
 	mu      sync.Mutex
 	tasks   []func()
 	running bool
 	onPanic func(recovered any)
+	space   chan struct{} // closed when the backlog falls to spaceAt (see wait)
+	spaceAt int
 }
 
 func (q *taskQueue) enqueue(task func()) {
@@ -21,7 +27,7 @@ func (q *taskQueue) enqueue(task func()) {
 	}
 	q.running = true
 	q.mu.Unlock()
-	go q.run()
+	workpool.Default.Go(q.run)
 }
 
 func (q *taskQueue) run() {
@@ -36,8 +42,32 @@ func (q *taskQueue) run() {
 		task := q.tasks[0]
 		q.tasks[0] = nil
 		q.tasks = q.tasks[1:]
+		if q.space != nil && len(q.tasks) <= q.spaceAt {
+			close(q.space)
+			q.space = nil
+		}
 		q.mu.Unlock()
 		q.safely(task)
+	}
+}
+
+// wait blocks while more than limit tasks are waiting, until the backlog
+// is down to limit/2 or done is closed. The producer of tasks calls it to
+// take back-pressure from handlers slower than their input.
+func (q *taskQueue) wait(limit int, done <-chan struct{}) {
+	q.mu.Lock()
+	if len(q.tasks) <= limit {
+		q.mu.Unlock()
+		return
+	}
+	if q.space == nil {
+		q.space, q.spaceAt = make(chan struct{}), limit/2
+	}
+	space := q.space
+	q.mu.Unlock()
+	select {
+	case <-space:
+	case <-done:
 	}
 }
 

@@ -171,7 +171,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: nethttp.ReadHeaderTimeout, IdleTimeout: nethttp.IdleTimeout}
 	log.Info("sio-host listening", "addr", "http://"+ln.Addr().String(), "static", f.static,
 		"plugins", f.plugins, "cache", f.cache)
 	fmt.Printf("listening on %s\n", ln.Addr())

@@ -88,9 +88,14 @@ type Conn struct {
 	dec       packet.Decoder
 	socks     map[string]*sock // by namespace
 	connectBy time.Time
-	events    []Event
-	closed    bool
-	scratch   []byte
+	// ackBy is the earliest deadline of a pending ack, so that Deadline
+	// need not walk every ack; after a socket goes away it may be earlier
+	// than any pending ack, which costs one early wake-up (HandleTimeout
+	// recomputes it).
+	ackBy   time.Time
+	events  []Event
+	closed  bool
+	scratch []byte
 }
 
 // NewConn wraps an Engine.IO session just opened at now. cfg must have its
@@ -202,10 +207,11 @@ func (c *Conn) handlePacket(p *packet.Packet) {
 		c.events = append(c.events, Event{Kind: EventMessage, Nsp: nsp, SocketID: s.id, Name: name, Args: args,
 			Attachments: p.Attachments, ID: p.ID, HasID: p.HasID})
 	case p.Type == packet.Ack || p.Type == packet.BinaryAck:
-		if _, pending := s.acks[p.ID]; !pending || !p.HasID {
+		d, pending := s.acks[p.ID]
+		if !pending || !p.HasID {
 			return // the reference ignores unknown acks
 		}
-		delete(s.acks, p.ID)
+		c.forgetAck(s, p.ID, d)
 		args, err := packet.SplitArray(nil, p.Data)
 		if err != nil {
 			c.fail(ReasonParseError, err)
@@ -326,13 +332,37 @@ func (c *Conn) ExpectAck(nsp string, id uint64, deadline time.Time) error {
 		s.acks = make(map[uint64]time.Time)
 	}
 	s.acks[id] = deadline
+	if !deadline.IsZero() && (c.ackBy.IsZero() || deadline.Before(c.ackBy)) {
+		c.ackBy = deadline
+	}
 	return nil
+}
+
+// forgetAck removes a pending ack whose deadline was d.
+func (c *Conn) forgetAck(s *sock, id uint64, d time.Time) {
+	delete(s.acks, id)
+	if !d.IsZero() && d.Equal(c.ackBy) {
+		c.recomputeAckBy()
+	}
+}
+
+func (c *Conn) recomputeAckBy() {
+	c.ackBy = time.Time{}
+	for _, s := range c.socks {
+		for _, d := range s.acks {
+			if !d.IsZero() && (c.ackBy.IsZero() || d.Before(c.ackBy)) {
+				c.ackBy = d
+			}
+		}
+	}
 }
 
 // CancelAck forgets a pending ack (the caller gave up waiting).
 func (c *Conn) CancelAck(nsp string, id uint64) {
 	if s := c.socks[nsp]; s != nil {
-		delete(s.acks, id)
+		if d, ok := s.acks[id]; ok {
+			c.forgetAck(s, id, d)
+		}
 	}
 }
 
@@ -426,6 +456,7 @@ func (c *Conn) HandleTimeout(now time.Time) {
 			}
 		}
 	}
+	c.recomputeAckBy()
 }
 
 func (c *Conn) connectedSockets() []string {
@@ -447,10 +478,6 @@ func (c *Conn) Deadline() (time.Time, bool) {
 		}
 	}
 	consider(c.connectBy)
-	for _, s := range c.socks {
-		for _, t := range s.acks {
-			consider(t)
-		}
-	}
+	consider(c.ackBy)
 	return d, ok
 }

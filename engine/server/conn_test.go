@@ -229,6 +229,34 @@ func TestServerAcksWithTimeout(t *testing.T) {
 	assert.True(t, d.After(h.now))
 }
 
+// The deadline follows the earliest pending ack as acks come, are answered
+// or are cancelled.
+func TestDeadlineFollowsPendingAcks(t *testing.T) {
+	h := newHub(t, Config{})
+	tc := h.open()
+	tc.in("40")
+	tc.take()
+	pingAt, ok := tc.conn.Deadline()
+	require.True(t, ok)
+	deadline := func() time.Duration {
+		d, ok := tc.conn.Deadline()
+		require.True(t, ok)
+		return d.Sub(h.now)
+	}
+	require.NoError(t, tc.conn.ExpectAck("/", 1, h.now.Add(3*time.Second)))
+	require.NoError(t, tc.conn.ExpectAck("/", 2, h.now.Add(1*time.Second)))
+	require.NoError(t, tc.conn.ExpectAck("/", 3, h.now.Add(2*time.Second)))
+	require.NoError(t, tc.conn.ExpectAck("/", 4, time.Time{}))
+	assert.Equal(t, time.Second, deadline())
+	tc.in(`432[]`)
+	assert.Equal(t, 2*time.Second, deadline(), "answered: the next ack's deadline")
+	tc.conn.CancelAck("/", 3)
+	assert.Equal(t, 3*time.Second, deadline(), "cancelled: the next one")
+	tc.conn.CancelAck("/", 1)
+	d, _ := tc.conn.Deadline()
+	assert.Equal(t, pingAt, d, "no timed ack left: the heartbeat")
+}
+
 func TestMaxPendingAcks(t *testing.T) {
 	h := newHub(t, Config{MaxPendingAcks: 2})
 	tc := h.open()

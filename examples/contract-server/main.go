@@ -85,7 +85,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: nethttp.ReadHeaderTimeout, IdleTimeout: nethttp.IdleTimeout}
 	fmt.Printf("listening on %s\n", ln.Addr().String())
 
 	sig := make(chan os.Signal, 1)

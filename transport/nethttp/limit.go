@@ -63,3 +63,20 @@ func (l *ipLimiter) sweep(now time.Time) {
 		}
 	}
 }
+
+// reserveSlot holds one of MaxConnections for a handshake until release
+// (idempotent) is called once its session is accepted or refused. Checking
+// ConnCount alone lets concurrent handshakes all pass while the count is
+// one below the limit (a WebSocket one spends a round trip between the
+// check and Accept): a flood then overshoots it.
+func (h *Handler) reserveSlot() (release func(), ok bool) {
+	if h.opts.MaxConnections <= 0 {
+		return func() {}, true
+	}
+	if n := h.opening.Add(1); h.srv.ConnCount()+int(n) > h.opts.MaxConnections {
+		h.opening.Add(-1)
+		return nil, false
+	}
+	var once sync.Once
+	return func() { once.Do(func() { h.opening.Add(-1) }) }, true
+}

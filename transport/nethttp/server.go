@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +23,7 @@ import (
 
 	sio "github.com/sio-go/sio"
 	"github.com/sio-go/sio/engine/eio"
+	"github.com/sio-go/sio/internal/workpool"
 )
 
 // Options configures a Handler. The zero value serves /socket.io/ with no
@@ -52,6 +54,12 @@ type Options struct {
 	// WriteTimeout bounds one WebSocket write; a client that does not read
 	// for that long is disconnected. Default 30s.
 	WriteTimeout time.Duration
+	// PostTimeout bounds reading one polling POST body: a client trickling
+	// it (slowloris) is answered 400 and its session closed, instead of
+	// holding a goroutine and a buffer for as long as it likes. Default 30s.
+	// It needs a ResponseWriter that supports read deadlines
+	// (http.ResponseController), as net/http's own do.
+	PostTimeout time.Duration
 	// MaxConnections refuses new sessions (503) while this many are open;
 	// 0 means no limit.
 	MaxConnections int
@@ -115,7 +123,8 @@ type Handler struct {
 	srv     Acceptor
 	opts    Options
 	log     *slog.Logger
-	limiter *ipLimiter // nil: no per-IP limit
+	limiter *ipLimiter   // nil: no per-IP limit
+	opening atomic.Int64 // handshakes holding a slot, not yet accepted (see reserveSlot)
 }
 
 // NewHandler returns a handler serving srv; opts may be nil.
@@ -136,6 +145,9 @@ func NewHandler(srv Acceptor, opts *Options) *Handler {
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = 30 * time.Second
 	}
+	if o.PostTimeout <= 0 {
+		o.PostTimeout = 30 * time.Second
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -149,12 +161,35 @@ func NewHandler(srv Acceptor, opts *Options) *Handler {
 	return h
 }
 
-// ListenAndServe serves srv on addr at the default path until it fails.
+// ListenAndServe serves srv on addr at opts.Path until it fails, with the
+// http.Server NewServer returns.
 func ListenAndServe(addr string, srv Acceptor, opts *Options) error {
+	return NewServer(addr, srv, opts).ListenAndServe()
+}
+
+// Timeouts of the http.Server NewServer returns.
+const (
+	// ReadHeaderTimeout cuts a client trickling its request headers.
+	ReadHeaderTimeout = 10 * time.Second
+	// IdleTimeout closes a keep-alive connection idle between requests;
+	// without it (and without ReadTimeout) net/http keeps such a
+	// connection, its goroutine and buffers, for ever.
+	IdleTimeout = 2 * time.Minute
+)
+
+// NewServer returns an http.Server serving srv on addr at opts.Path, with
+// ReadHeaderTimeout and IdleTimeout set against slowloris clients (call its
+// Shutdown to stop it). A program building its own http.Server should set
+// the same two; a POST body is bounded by Options.PostTimeout whatever the
+// server. ReadTimeout and WriteTimeout must stay 0 or exceed the ping
+// interval (default 25s): a long-polling GET waits that long for data, and
+// net/http ends a request whose deadline passes (a hijacked WebSocket is
+// not affected: net/http clears its deadlines).
+func NewServer(addr string, srv Acceptor, opts *Options) *http.Server {
 	h := NewHandler(srv, opts)
 	mux := http.NewServeMux()
 	mux.Handle(h.opts.Path, h)
-	return (&http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}).ListenAndServe()
+	return &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: ReadHeaderTimeout, IdleTimeout: IdleTimeout}
 }
 
 func isWebSocketUpgrade(r *http.Request) bool {
@@ -182,9 +217,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.preflight(w, r)
 		return
 	}
-	q := r.URL.Query()
 	ws := isWebSocketUpgrade(r)
-	req := eio.Request{Method: r.Method, EIO: q.Get("EIO"), Transport: q.Get("transport"), SID: q.Get("sid"), WebSocket: ws}
+	req := eio.Request{Method: r.Method, WebSocket: ws}
+	req.EIO, req.Transport, req.SID = engineQuery(r.URL.RawQuery)
 	route, herr := h.srv.EngineConfig().CheckRequest(req)
 	if herr != nil {
 		writeError(w, herr)
@@ -217,11 +252,64 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// engineQuery returns the EIO, transport and sid query parameters as
+// url.Query().Get would, without building the map: every polling request
+// is routed by them, and the map was a tenth of a polling round trip's cost.
+func engineQuery(raw string) (eioV, transport, sid string) {
+	var seen [3]bool
+	for raw != "" {
+		var kv string
+		kv, raw, _ = strings.Cut(raw, "&")
+		if kv == "" || strings.Contains(kv, ";") { // url.ParseQuery skips these
+			continue
+		}
+		k, v, _ := strings.Cut(kv, "=")
+		if strings.ContainsAny(k, "%+") {
+			var err error
+			if k, err = url.QueryUnescape(k); err != nil {
+				continue
+			}
+		}
+		var i int
+		switch k {
+		case "EIO":
+			i = 0
+		case "transport":
+			i = 1
+		case "sid":
+			i = 2
+		default:
+			continue
+		}
+		if seen[i] { // the first valid value wins, as with Get
+			continue
+		}
+		if strings.ContainsAny(v, "%+") {
+			var err error
+			if v, err = url.QueryUnescape(v); err != nil {
+				continue
+			}
+		}
+		seen[i] = true
+		switch i {
+		case 0:
+			eioV = v
+		case 1:
+			transport = v
+		default:
+			sid = v
+		}
+	}
+	return eioV, transport, sid
+}
+
 func (h *Handler) handshake(w http.ResponseWriter, r *http.Request, t eio.Transport) {
-	if h.opts.MaxConnections > 0 && h.srv.ConnCount() >= h.opts.MaxConnections {
+	release, ok := h.reserveSlot()
+	if !ok {
 		writeStatus(w, http.StatusServiceUnavailable, &eio.HandshakeError{Code: eio.CodeForbidden, Message: "Server at capacity"})
 		return
 	}
+	defer release()
 	if h.limiter != nil && !h.limiter.allow(remoteIP(r.RemoteAddr), time.Now()) {
 		writeStatus(w, http.StatusTooManyRequests, &eio.HandshakeError{Code: eio.CodeForbidden, Message: "Too many handshakes"})
 		return
@@ -242,19 +330,21 @@ func (h *Handler) handshake(w http.ResponseWriter, r *http.Request, t eio.Transp
 		XDomain: r.Header.Get("Origin") != "",
 	}
 	if t == eio.WebSocket {
-		wsc, err := h.acceptWebSocket(w, r)
+		wsc, fc, err := h.acceptWebSocket(w, r)
 		if err != nil {
 			return
 		}
 		conn, err := h.srv.Accept(t, hs)
+		release()
 		if err != nil {
 			_ = wsc.Close(websocket.StatusGoingAway, "server closed")
 			return
 		}
-		h.runWebSocket(conn, wsc)
+		h.runWebSocket(conn, wsc, fc)
 		return
 	}
 	conn, err := h.srv.Accept(t, hs)
+	release()
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusServiceUnavailable)
 		return
@@ -282,8 +372,8 @@ func (h *Handler) poll(w http.ResponseWriter, r *http.Request, conn *sio.Conn) {
 		return
 	}
 	hdr := w.Header()
-	hdr.Set("Content-Type", "text/plain; charset=UTF-8")
-	hdr.Set("Cache-Control", "no-store") // as the reference: no proxy may cache a poll
+	hdr["Content-Type"] = hdrTextPlain
+	hdr["Cache-Control"] = hdrNoStore // as the reference: no proxy may cache a poll
 	if !h.opts.DisableCompression && len(body) >= h.opts.CompressionThreshold && acceptsGzip(r) {
 		hdr.Set("Content-Encoding", "gzip")
 		hdr.Set("Vary", "Accept-Encoding")
@@ -292,9 +382,20 @@ func (h *Handler) poll(w http.ResponseWriter, r *http.Request, conn *sio.Conn) {
 		_ = gz.Close()
 		return
 	}
-	hdr.Set("Content-Length", strconv.Itoa(len(body)))
+	hdr["Content-Length"] = []string{strconv.Itoa(len(body))}
 	_, _ = w.Write(body)
 }
+
+// Header values of every polling response, shared (read-only; len == cap,
+// so that a Header.Add on them copies) to spare a canonicalization and an
+// allocation each per request.
+var (
+	hdrTextPlain = []string{"text/plain; charset=UTF-8"}
+	hdrTextHTML  = []string{"text/html"}
+	hdrNoStore   = []string{"no-store"}
+	hdrLen2      = []string{"2"}
+	okBody       = []byte("ok")
+)
 
 func acceptsGzip(r *http.Request) bool {
 	return headerHasToken(r.Header.Get("Accept-Encoding"), "gzip") ||
@@ -307,8 +408,14 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request, conn *sio.Conn) {
 		return
 	}
 	limit := int64(h.srv.EngineConfig().MaxPayload)
-	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	// A deadline on the body read: a client trickling its body must not keep
+	// this goroutine and its buffer for ever. It stays set: net/http reads
+	// what is left of a body the handler did not finish (after an error,
+	// or past the 413 limit) before answering, and must not wait either.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(h.opts.PostTimeout))
+	body, err := readBody(r, limit)
 	if err != nil {
+		h.log.Info("sio: polling POST body not read", "sid", conn.ID(), "remote", r.RemoteAddr, "err", err)
 		_ = conn.Post(nil)
 		writeError(w, eio.NewHandshakeError(eio.CodeBadRequest))
 		return
@@ -322,13 +429,28 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request, conn *sio.Conn) {
 		writeError(w, eio.NewHandshakeError(eio.CodeBadRequest))
 		return
 	}
-	w.Header().Set("Content-Type", "text/html")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Content-Length", "2")
-	_, _ = io.WriteString(w, "ok")
+	hdr := w.Header()
+	hdr["Content-Type"] = hdrTextHTML
+	hdr["Cache-Control"] = hdrNoStore
+	hdr["Content-Length"] = hdrLen2
+	_, _ = w.Write(okBody)
 }
 
-func (h *Handler) acceptWebSocket(w http.ResponseWriter, r *http.Request) (*websocket.Conn, error) {
+// readBody reads a POST body of at most limit bytes (limit+1 when over it,
+// for the 413). A declared length within the limit is read into a buffer of
+// that size in one go, rather than grown from 512 bytes.
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	if n := r.ContentLength; n >= 0 && n <= limit {
+		body := make([]byte, n)
+		if _, err := io.ReadFull(r.Body, body); err != nil {
+			return nil, err
+		}
+		return body, nil
+	}
+	return io.ReadAll(io.LimitReader(r.Body, limit+1))
+}
+
+func (h *Handler) acceptWebSocket(w http.ResponseWriter, r *http.Request) (*websocket.Conn, *frameConn, error) {
 	opts := &websocket.AcceptOptions{InsecureSkipVerify: h.opts.InsecureSkipOriginCheck}
 	if h.opts.PerMessageDeflate {
 		opts.CompressionMode = websocket.CompressionContextTakeover
@@ -347,27 +469,31 @@ func (h *Handler) acceptWebSocket(w http.ResponseWriter, r *http.Request) (*webs
 			opts.OriginPatterns = append(opts.OriginPatterns, strings.TrimPrefix(strings.TrimPrefix(o, "https://"), "http://"))
 		}
 	}
-	wsc, err := websocket.Accept(&leanHijacker{ResponseWriter: w}, r, opts)
+	hj := &leanHijacker{ResponseWriter: w}
+	wsc, err := websocket.Accept(hj, r, opts)
 	if err != nil {
 		h.log.Debug("sio: websocket upgrade refused", "err", err)
-		return nil, err
+		return nil, nil, err
 	}
 	wsc.SetReadLimit(int64(h.srv.EngineConfig().MaxPayload))
-	return wsc, nil
+	return wsc, hj.conn, nil
 }
 
 func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request, conn *sio.Conn) {
-	wsc, err := h.acceptWebSocket(w, r)
+	wsc, fc, err := h.acceptWebSocket(w, r)
 	if err != nil {
 		return
 	}
-	h.runWebSocket(conn, wsc)
+	h.runWebSocket(conn, wsc, fc)
 }
 
 // runWebSocket attaches wsc to conn and reads it on a goroutine of its own,
 // so that the HTTP handler's goroutine (and its grown stack) goes away.
-func (h *Handler) runWebSocket(conn *sio.Conn, wsc *websocket.Conn) {
+func (h *Handler) runWebSocket(conn *sio.Conn, wsc *websocket.Conn, fc *frameConn) {
 	ws := &wsAdapter{c: wsc, timeout: h.opts.WriteTimeout}
+	if !h.opts.PerMessageDeflate {
+		ws.frames = fc
+	}
 	monitorWrites.add(ws)
 	if err := conn.AttachWebSocket(ws); err != nil {
 		monitorWrites.remove(ws)
@@ -428,7 +554,7 @@ func (b *inbox) push(conn *sio.Conn, ws *wsAdapter, data []byte, binary bool) {
 	b.bytes += len(data)
 	if !b.running {
 		b.running = true
-		go b.drain(conn, ws)
+		workpool.Default.Go(func() { b.drain(conn, ws) })
 	}
 	var wait chan struct{}
 	if len(b.msgs) >= inboxMaxMsgs || b.bytes >= inboxMaxBytes {
@@ -467,6 +593,7 @@ func (b *inbox) drain(conn *sio.Conn, ws *wsAdapter) {
 // wsAdapter implements sio.WebSocket over a coder/websocket connection.
 type wsAdapter struct {
 	c          *websocket.Conn
+	frames     *frameConn // writes data frames, unless they must be compressed
 	timeout    time.Duration
 	buf        []byte
 	in         inbox
@@ -478,6 +605,9 @@ func (a *wsAdapter) WritePackets(packets []eio.Packet) error {
 	// timeout: one goroutine scans all connections instead of a timer each.
 	a.writeSince.Store(time.Now().UnixNano())
 	defer a.writeSince.Store(0)
+	if a.frames != nil {
+		return a.frames.WriteFrames(packets)
+	}
 	ctx := context.Background()
 	for _, p := range packets {
 		var err error
@@ -603,17 +733,20 @@ func remoteIP(addr string) string {
 // Buffer sizes of an accepted WebSocket. net/http hands a hijacked
 // connection over with 4 KiB read and write buffers that stay referenced for
 // the connection's life; most of an idle connection's memory. Socket.IO
-// frames are small: smaller buffers cost an extra syscall only for large
-// messages (written past the buffer directly).
+// frames are small: a smaller read buffer costs an extra syscall only for
+// large messages. The write buffer carries only coder/websocket's control
+// frames (at most 127 bytes; data frames go through frameConn.WriteFrames),
+// or, with per-message deflate, compressed data in pieces.
 const (
 	wsReadBuffer  = 512
-	wsWriteBuffer = 512
+	wsWriteBuffer = 128
 )
 
 // leanHijacker hands coder/websocket the hijacked connection with small
 // buffers instead of net/http's, keeping any bytes the client already sent.
 type leanHijacker struct {
 	http.ResponseWriter
+	conn *frameConn // the connection handed over, once hijacked
 }
 
 func (h *leanHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
@@ -638,7 +771,8 @@ func (h *leanHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if n := brw.Reader.Buffered(); n > 0 {
 		_, _ = br.Peek(n)
 	}
-	return conn, bufio.NewReadWriter(br, bufio.NewWriterSize(conn, wsWriteBuffer)), nil
+	h.conn = &frameConn{Conn: conn}
+	return h.conn, bufio.NewReadWriter(br, bufio.NewWriterSize(h.conn, wsWriteBuffer)), nil
 }
 
 // Unwrap lets http.ResponseController reach the underlying writer.
