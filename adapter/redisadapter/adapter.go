@@ -1138,7 +1138,7 @@ func (n *namespace) ServerSideEmit(ctx context.Context, event string, args sio.A
 func (n *namespace) ServerCount(ctx context.Context) (int, error) {
 	m, err := n.a.client.PubSubNumSub(ctx, n.requestChannel).Result()
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("redisadapter: server count (Redis unreachable?): %w", err)
 	}
 	return int(m[n.requestChannel]), nil
 }

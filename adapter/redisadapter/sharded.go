@@ -589,7 +589,7 @@ func (n *shardedNamespace) ServerSideEmit(ctx context.Context, event string, arg
 func (n *shardedNamespace) ServerCount(ctx context.Context) (int, error) {
 	m, err := n.a.client.PubSubShardNumSub(ctx, n.channel).Result()
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("redisadapter: server count (Redis unreachable?): %w", err)
 	}
 	return int(m[n.channel]), nil
 }

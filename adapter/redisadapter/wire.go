@@ -522,8 +522,14 @@ func (d *decoder) toJSON(dst []byte, depth int) ([]byte, error) {
 		}
 		return packet.AppendString(dst, s), nil
 	case msgpcode.IsBin(c):
-		b, err := d.dec.DecodeBytes()
+		// Not DecodeBytes: it allocates whatever length the header
+		// announces (a 5-byte bin32 header may ask for 4 GiB).
+		n, err := d.length(d.dec.DecodeBytesLen())
 		if err != nil {
+			return nil, err
+		}
+		b := make([]byte, max(n, 0))
+		if err := d.dec.ReadFull(b); err != nil {
 			return nil, err
 		}
 		dst = packet.AppendPlaceholder(dst, len(d.att))
