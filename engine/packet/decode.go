@@ -158,9 +158,32 @@ func validPayload(p *Packet) error {
 	return remoteErr(ErrInvalidPayload, "payload not allowed for "+p.Type.String())
 }
 
-// checkJSON validates data as JSON nested at most maxDepth deep. The depth is
-// checked first, iteratively, so hostile nesting costs one linear scan.
+// checkJSON validates data as JSON nested at most maxDepth deep, in one
+// iterative pass, so hostile nesting costs one linear scan.
 func checkJSON(data []byte, maxDepth int) error {
+	switch validJSON(data, maxDepth) {
+	case jsonOK:
+		return nil
+	case jsonTooDeep:
+		return tooDeep(maxDepth)
+	}
+	// Malformed JSON whose brackets nest too deep, even after the syntax
+	// error, is refused as too deep: the answer a depth scan ahead of the
+	// syntax check gave, kept so peers and logs see no change. Only refused
+	// input pays for this second scan.
+	if bracketDepthOver(data, maxDepth) {
+		return tooDeep(maxDepth)
+	}
+	return remoteErr(ErrInvalidPayload, "malformed JSON")
+}
+
+func tooDeep(maxDepth int) error {
+	return remoteErr(ErrTooDeep, "over "+strconv.Itoa(maxDepth)+" levels")
+}
+
+// bracketDepthOver reports whether the brackets of data, outside strings,
+// ever nest more than maxDepth deep, whether or not data is valid JSON.
+func bracketDepthOver(data []byte, maxDepth int) bool {
 	depth, inString, escaped := 0, false, false
 	for _, c := range data {
 		if inString {
@@ -180,16 +203,13 @@ func checkJSON(data []byte, maxDepth int) error {
 		case '[', '{':
 			depth++
 			if depth > maxDepth {
-				return remoteErr(ErrTooDeep, "over "+strconv.Itoa(maxDepth)+" levels")
+				return true
 			}
 		case ']', '}':
 			depth--
 		}
 	}
-	if !json.Valid(data) {
-		return remoteErr(ErrInvalidPayload, "malformed JSON")
-	}
-	return nil
+	return false
 }
 
 // reservedName reports whether the JSON string q (quotes included) names a
