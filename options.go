@@ -44,7 +44,11 @@ type ServerOptions struct {
 	// MaxBufferedBytes bounds what may wait in one connection's send queue;
 	// a client that reads too slowly is disconnected ("transport error",
 	// logged as a slow consumer) rather than growing the server's memory,
-	// and emits and broadcasts never wait for it. Default 16 MiB.
+	// and emits and broadcasts never wait for it. Default 16 MiB. A
+	// broadcast's bytes are shared by all queues; bytes sent to one socket
+	// alone are not, and a client that stops reading can pin up to twice
+	// this (its queue and the batch its blocked write holds, until the
+	// transport's write timeout): size it with the connection count in mind.
 	MaxBufferedBytes int
 	// MaxNamespacesPerConn bounds the namespaces one connection may join;
 	// a CONNECT beyond it gets CONNECT_ERROR "Too many namespaces" and the
