@@ -12,32 +12,34 @@
 package workpool
 
 import (
-	"slices"
 	"sync"
 	"time"
 )
 
-// Pool keeps up to maxIdle finished goroutines for up to idleTimeout each.
+// Pool keeps up to maxIdle finished goroutines, each for about idleTimeout
+// (between one and two).
 type Pool struct {
 	maxIdle     int
 	idleTimeout time.Duration
 
-	mu   sync.Mutex
-	idle []*worker // most recently idle last: its stack is the warmest
+	mu      sync.Mutex
+	idle    []*worker // most recently idle last: its stack is the warmest
+	epoch   uint64    // advanced by the janitor every idleTimeout
+	janitor bool      // the janitor runs (only while there are idle workers)
 }
 
 type worker struct {
-	work  chan func()
-	timer *time.Timer
+	work  chan func() // nil: retire
+	epoch uint64      // when it went idle
 }
 
-// New returns a Pool keeping at most maxIdle idle goroutines, each for at
-// most idleTimeout.
+// New returns a Pool keeping at most maxIdle idle goroutines, each for
+// about idleTimeout.
 func New(maxIdle int, idleTimeout time.Duration) *Pool {
 	return &Pool{maxIdle: maxIdle, idleTimeout: idleTimeout}
 }
 
-// Default is the pool the server's drivers share.
+// Default is the pool the server and its drivers share.
 var Default = New(256, time.Second)
 
 // Go runs f on an idle goroutine of the pool, or on a new one. f must not
@@ -66,43 +68,48 @@ func (p *Pool) Idle() int {
 
 func (p *Pool) run(f func()) {
 	w := &worker{work: make(chan func(), 1)}
-	for {
+	for f != nil {
 		f()
-		f = nil // let the finished task's memory go while idle
 		p.mu.Lock()
 		if len(p.idle) >= p.maxIdle {
 			p.mu.Unlock()
 			return
 		}
+		w.epoch = p.epoch
 		p.idle = append(p.idle, w)
+		if !p.janitor {
+			p.janitor = true
+			go p.sweep()
+		}
 		p.mu.Unlock()
-		if w.timer == nil {
-			w.timer = time.NewTimer(p.idleTimeout)
-		} else {
-			w.timer.Reset(p.idleTimeout)
-		}
-		select {
-		case f = <-w.work:
-			w.timer.Stop()
-			continue
-		case <-w.timer.C:
-		}
-		if p.retire(w) {
-			return
-		}
-		// Go took w off the idle list as the timer fired: its work is on the way.
+		// No timer per wait: the janitor retires workers idle too long.
 		f = <-w.work
 	}
 }
 
-// retire removes w from the idle list, reporting whether it was there.
-func (p *Pool) retire(w *worker) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	i := slices.Index(p.idle, w)
-	if i < 0 {
-		return false
+// sweep retires, every idleTimeout, the workers idle since the previous
+// sweep or earlier, and ends when none is idle.
+func (p *Pool) sweep() {
+	for {
+		time.Sleep(p.idleTimeout)
+		p.mu.Lock()
+		p.epoch++
+		// The idle list is in the order workers went idle: the old ones first.
+		n := 0
+		for n < len(p.idle) && p.idle[n].epoch+1 < p.epoch {
+			p.idle[n].work <- nil
+			n++
+		}
+		if n > 0 {
+			rest := copy(p.idle, p.idle[n:])
+			clear(p.idle[rest:])
+			p.idle = p.idle[:rest]
+		}
+		if len(p.idle) == 0 {
+			p.janitor = false
+			p.mu.Unlock()
+			return
+		}
+		p.mu.Unlock()
 	}
-	p.idle = slices.Delete(p.idle, i, i+1)
-	return true
 }

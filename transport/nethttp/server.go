@@ -556,9 +556,13 @@ type inMsg struct {
 	binary bool
 }
 
+// The inbox bounds. The socket's handlers take back-pressure of their own
+// (sio.Conn waits while a socket has 8 events queued), so the inbox only
+// smooths bursts: what it may hold, over every connection of a flood of
+// clients that send and never read, is what the server holds for them.
 const (
-	inboxMaxMsgs  = 64
-	inboxMaxBytes = 1 << 20
+	inboxMaxMsgs  = 16
+	inboxMaxBytes = 256 << 10
 )
 
 func (b *inbox) push(conn *sio.Conn, ws *wsAdapter, data []byte, binary bool) {
