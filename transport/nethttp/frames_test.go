@@ -140,3 +140,22 @@ func TestWriteFramesAndControlFramesStayWhole(t *testing.T) {
 	frames := parseFrames(t, rc.all())
 	assert.Len(t, frames, 900)
 }
+
+type discardConn struct{ net.Conn }
+
+func (discardConn) Write(p []byte) (int, error) { return len(p), nil }
+
+// BenchmarkWriteFrames encodes a batch of four 100-byte event frames, as a
+// connection behind on broadcasts drains them.
+func BenchmarkWriteFrames(b *testing.B) {
+	fc := &frameConn{Conn: discardConn{}}
+	data := append([]byte(`2["broadcast",`), bytes.Repeat([]byte("x"), 80)...)
+	data = append(data, "]"...)
+	packets := []eio.Packet{{Type: eio.Message, Data: data}, {Type: eio.Message, Data: data}, {Type: eio.Message, Data: data}, {Type: eio.Message, Data: data}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := fc.WriteFrames(packets); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
