@@ -3,7 +3,9 @@ package sio
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sio-go/sio/engine/eio"
@@ -44,12 +46,26 @@ type Conn struct {
 	forgot   bool
 	busy     *Socket // the socket the last input queued events for (see throttle)
 
+	// The server-wide budget (registry.budget) counts what this connection
+	// holds (its session queue and the batch its writer holds): its own
+	// bytes here, and broadcasts' shared encodings once for all
+	// connections, through references (see sharedRef).
+	sharedQueued int          // bytes of the session queue that are shared encodings
+	queuedRefs   []*sharedRef // the shared encodings in the session queue
+	inflight     int          // own bytes of the batch being written on ws
+	inflightAll  int          // all bytes of that batch
+	inflightRefs []*sharedRef // the shared encodings in that batch
+	cut          bool         // cut by the budget: counts for nothing any more
+	pinned       atomic.Int64 // own bytes counted in the budget's total
+	held         atomic.Int64 // all bytes held, by which the budget picks whom to cut
+
+	writeFn  func() // c.writeLoop
 	pollWake chan struct{}
 	done     chan struct{}
 }
 
 func newConn(reg *registry, sess *eio.Session, hs Handshake) *Conn {
-	return &Conn{
+	c := &Conn{
 		reg:      reg,
 		id:       sess.ID(),
 		hs:       hs,
@@ -58,6 +74,8 @@ func newConn(reg *registry, sess *eio.Session, hs Handshake) *Conn {
 		pollWake: make(chan struct{}, 1),
 		done:     make(chan struct{}),
 	}
+	c.writeFn = c.writeLoop // one closure per Conn rather than one per write burst
+	return c
 }
 
 // start digests the new session's first outputs.
@@ -102,14 +120,14 @@ func (c *Conn) Poll(ctx context.Context) ([]byte, error) {
 	for {
 		if tr, ok := c.sess.PollTransmit(eio.Polling); ok {
 			if tr.Refuse {
-				c.afterLocked(time.Now())
+				c.afterLocked(time.Time{})
 				c.mu.Unlock()
 				c.flush(false)
 				return nil, eio.ErrWrongTransport
 			}
 			body := eio.AppendPayload(make([]byte, 0, eio.PayloadLen(tr.Packets)), tr.Packets)
 			countOut(len(tr.Packets), len(body)) // see traffic.go
-			c.afterLocked(time.Now())
+			c.afterLocked(time.Time{})
 			c.mu.Unlock()
 			c.flush(false)
 			return body, nil
@@ -123,7 +141,7 @@ func (c *Conn) Poll(ctx context.Context) ([]byte, error) {
 			if tr, ok := c.sess.PollTransmit(eio.Polling); ok && !tr.Refuse { // raced with an answer
 				body := eio.AppendPayload(nil, tr.Packets)
 				countOut(len(tr.Packets), len(body))
-				c.afterLocked(time.Now())
+				c.afterLocked(time.Time{})
 				c.mu.Unlock()
 				c.flush(false)
 				return body, nil
@@ -254,7 +272,9 @@ func (c *Conn) do(fn func(now time.Time) error) error {
 }
 
 // afterLocked drains the engine's events into socket queues, in order, and
-// re-arms the timer. Called with c.mu held after every input.
+// re-arms the timer. Called with c.mu held after every input. now may be
+// zero: the clock is read only when the timer must move, which the sends
+// of a broadcast seldom need.
 func (c *Conn) afterLocked(now time.Time) {
 	var d time.Time
 	var ok bool
@@ -277,6 +297,9 @@ func (c *Conn) afterLocked(now time.Time) {
 		c.deadline = time.Time{}
 	case !d.Equal(c.deadline):
 		c.deadline = d
+		if now.IsZero() {
+			now = time.Now()
+		}
 		wait := d.Sub(now)
 		if c.timer == nil {
 			c.timer = time.AfterFunc(wait, c.onTimer)
@@ -284,8 +307,10 @@ func (c *Conn) afterLocked(now time.Time) {
 			c.timer.Reset(wait)
 		}
 	}
+	c.accountLocked()
 	if c.sess.Done() && !c.forgot && c.ws == nil {
 		c.forgot = true
+		c.releaseAllLocked()
 		c.reg.forget(c)
 		close(c.done)
 	}
@@ -335,6 +360,14 @@ func (c *Conn) dispatchLocked(ev server.Event) {
 		}
 	case server.EventClose:
 		c.logClose(ev.Reason, ev.Err) // see closelog.go
+		if errors.Is(ev.Err, eio.ErrPayloadTooLarge) && c.writing && c.ws != nil {
+			// A slow consumer: its queue is dropped, but the write it
+			// blocks pins a batch as large until the transport's write
+			// timeout. Closing the WebSocket ends that write now (the
+			// writer closes it too once the write fails: Close must be
+			// idempotent).
+			go c.ws.Close()
+		}
 		// Sockets got their EventDisconnect already; the Conn is forgotten
 		// once its last transmits are drained (see afterLocked).
 	}
@@ -359,7 +392,7 @@ func (c *Conn) flush(async bool) {
 	c.writing = true
 	c.mu.Unlock()
 	if async {
-		workpool.Default.Go(c.writeLoop)
+		workpool.Default.Go(c.writeFn)
 	} else {
 		c.writeLoop()
 	}
@@ -369,13 +402,20 @@ func (c *Conn) writeLoop() {
 	c.mu.Lock()
 	for {
 		ws := c.ws
+		queued, shared := c.sess.QueuedBytes(), c.sharedQueued
 		tr, ok := c.sess.PollTransmit(eio.WebSocket)
 		if !ok || ws == nil {
 			c.writing = false
-			c.afterLocked(time.Now())
+			c.afterLocked(time.Time{})
 			c.mu.Unlock()
 			return
 		}
+		if queued > 0 && c.sess.QueuedBytes() == 0 {
+			// The batch is the queue: its bytes stay pinned until the write ends.
+			c.inflight, c.inflightAll, c.sharedQueued = queued-shared, queued, 0
+			c.inflightRefs, c.queuedRefs = c.queuedRefs, c.inflightRefs
+		}
+		c.accountLocked()
 		c.mu.Unlock()
 		var err error
 		if len(tr.Packets) > 0 {
@@ -386,11 +426,13 @@ func (c *Conn) writeLoop() {
 			_ = ws.Close()
 		}
 		c.mu.Lock()
+		c.inflight, c.inflightAll = 0, 0
+		c.releaseRefs(&c.inflightRefs)
 		if (tr.Close || err != nil) && c.ws == ws {
 			c.ws = nil
 			c.sess.HandleTransportClose(time.Now(), eio.WebSocket, err)
 		}
-		c.afterLocked(time.Now())
+		c.afterLocked(time.Time{})
 		if c.sess.HasTransmit(eio.Polling) {
 			select {
 			case c.pollWake <- struct{}{}:
@@ -408,7 +450,7 @@ func (c *Conn) send(p *packet.Packet, volatile bool) error {
 		return nil
 	}
 	err := c.ec.Send(p)
-	c.afterLocked(time.Now())
+	c.afterLocked(time.Time{})
 	c.mu.Unlock()
 	// Written on a goroutine of its own: the caller may be a loop over
 	// sockets or another socket's handler, which a client that does not
@@ -425,11 +467,88 @@ func (c *Conn) sendEncoded(nsp string, enc *server.Encoded, volatile bool) error
 		c.mu.Unlock()
 		return nil
 	}
-	err := c.ec.SendEncoded(nsp, enc)
-	c.afterLocked(time.Now())
+	err := c.sendSharedLocked(nsp, enc)
+	c.afterLocked(time.Time{})
 	c.mu.Unlock()
 	c.flush(true)
 	return err
+}
+
+// sendSharedLocked queues a shared encoding; the budget counts its bytes
+// once however many queues hold it.
+func (c *Conn) sendSharedLocked(nsp string, enc *server.Encoded) error {
+	before := c.sess.QueuedBytes()
+	err := c.ec.SendEncoded(nsp, enc)
+	if after := c.sess.QueuedBytes(); after > before && c.reg.budget.limit > 0 {
+		c.sharedQueued += after - before
+		c.queuedRefs = append(c.queuedRefs, c.reg.refShared(enc, after-before))
+	}
+	return err
+}
+
+// accountLocked brings this connection's share of the server-wide budget
+// up to date: one atomic add when its own bytes changed. Called with c.mu
+// held after every change of the queue (afterLocked) and when the writer
+// takes it.
+func (c *Conn) accountLocked() {
+	if c.reg.budget.limit <= 0 {
+		return
+	}
+	q := c.sess.QueuedBytes()
+	if q == 0 && c.sharedQueued > 0 { // dropped, or taken by a polling GET
+		c.sharedQueued = 0
+		c.releaseRefs(&c.queuedRefs)
+	}
+	own, held := int64(q-c.sharedQueued+c.inflight), int64(q+c.inflightAll)
+	if c.cut {
+		// Its blocked write, if any, is being unblocked (see shed).
+		own, held = 0, 0
+		c.releaseRefs(&c.inflightRefs)
+	}
+	c.held.Store(held)
+	if d := own - c.pinned.Load(); d != 0 {
+		c.pinned.Store(own)
+		c.reg.addBuffered(d)
+	}
+}
+
+// releaseRefs drops the references in *refs, keeping the slice's memory.
+func (c *Conn) releaseRefs(refs *[]*sharedRef) {
+	for i, ref := range *refs {
+		c.reg.unrefShared(ref)
+		(*refs)[i] = nil
+	}
+	*refs = (*refs)[:0]
+}
+
+// releaseAllLocked takes what the connection still counts out of the
+// budget, once it is forgotten.
+func (c *Conn) releaseAllLocked() {
+	c.releaseRefs(&c.queuedRefs)
+	c.releaseRefs(&c.inflightRefs)
+	c.held.Store(0)
+	if n := c.pinned.Swap(0); n != 0 {
+		c.reg.addBuffered(-n)
+	}
+}
+
+// shed cuts the connection for the server-wide budget (total is the sum
+// that went over it): its queue is dropped as for a slow consumer, and a
+// write blocked on it is ended (see dispatchLocked).
+func (c *Conn) shed(total int64) {
+	c.mu.Lock()
+	if c.cut {
+		c.mu.Unlock()
+		return
+	}
+	c.cut = true
+	now := time.Now()
+	if !c.sess.Closed() {
+		c.sess.Shed(now, fmt.Sprintf("send queues over MaxTotalBufferedBytes (%d bytes in all, %d here): slow consumer", total, c.held.Load()))
+	}
+	c.afterLocked(now)
+	c.mu.Unlock()
+	c.flush(true)
 }
 
 func (c *Conn) expectAck(nsp string, id uint64, timeout time.Duration) error {
@@ -460,9 +579,9 @@ func (c *Conn) accept(s *Socket, missed []*server.Encoded) error {
 		if err != nil {
 			break
 		}
-		err = c.ec.SendEncoded(s.nsp.name, enc)
+		err = c.sendSharedLocked(s.nsp.name, enc)
 	}
-	c.afterLocked(time.Now())
+	c.afterLocked(time.Time{})
 	c.mu.Unlock()
 	c.flush(false)
 	return err
@@ -474,7 +593,7 @@ func (c *Conn) reject(nsp, message string, data []byte) {
 		delete(c.sockets, nsp)
 	}
 	_ = c.ec.RejectConnect(nsp, message, data)
-	c.afterLocked(time.Now())
+	c.afterLocked(time.Time{})
 	c.mu.Unlock()
 	c.flush(false)
 }
@@ -482,7 +601,7 @@ func (c *Conn) reject(nsp, message string, data []byte) {
 func (c *Conn) disconnectSocket(nsp string) {
 	c.mu.Lock()
 	_ = c.ec.DisconnectSocket(nsp)
-	c.afterLocked(time.Now())
+	c.afterLocked(time.Time{})
 	c.mu.Unlock()
 	c.flush(false)
 }

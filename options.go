@@ -48,8 +48,21 @@ type ServerOptions struct {
 	// broadcast's bytes are shared by all queues; bytes sent to one socket
 	// alone are not, and a client that stops reading can pin up to twice
 	// this (its queue and the batch its blocked write holds, until the
-	// transport's write timeout): size it with the connection count in mind.
+	// transport's write timeout): MaxTotalBufferedBytes bounds their sum.
 	MaxBufferedBytes int
+	// MaxTotalBufferedBytes bounds the bytes waiting to be written to all
+	// the server's connections: their send queues and the batches their
+	// WebSocket writes hold. A broadcast's encoding counts once however many
+	// queues hold it (it exists once), so a large broadcast to many clients
+	// that read counts its size, not its size times the clients. When the
+	// total goes over the bound, the connections holding the most are cut
+	// as slow consumers ("transport error", logged like MaxBufferedBytes),
+	// largest first, until it is back under; only a connection holding at
+	// least MaxBufferedBytes/16 is ever cut (a crowd of short queues is not
+	// slow consumers). Default 256 MiB (16 full default queues, far below
+	// what a few hundred stalled clients would pin without it), and at
+	// least 4×MaxBufferedBytes; negative disables it.
+	MaxTotalBufferedBytes int
 	// MaxNamespacesPerConn bounds the namespaces one connection may join;
 	// a CONNECT beyond it gets CONNECT_ERROR "Too many namespaces" and the
 	// connection goes on. Default 100.

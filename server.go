@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"hash/maphash"
 	"log/slog"
 	"net/url"
 	"regexp"
@@ -57,6 +58,146 @@ type registry struct {
 	conns     sync.Map // sid → *Conn
 	connCount atomic.Int64
 	wg        sync.WaitGroup // live connections, for Shutdown
+	budget    sendBudget
+}
+
+// defaultMaxTotalBufferedBytes is the default ServerOptions.MaxTotalBufferedBytes.
+const defaultMaxTotalBufferedBytes = 256 << 20
+
+// sendBudget is the server-wide bound on bytes waiting to be written
+// (ServerOptions.MaxTotalBufferedBytes). Each connection adds its own
+// bytes to total with one atomic add (Conn.accountLocked), and a
+// broadcast's shared encoding is added once, by reference counting; only
+// when the total is over the limit does one goroutine scan the
+// connections and cut the largest.
+type sendBudget struct {
+	limit    int64 // 0: off
+	floor    int64 // a connection holding less is never cut
+	total    atomic.Int64
+	rescanAt atomic.Int64 // after a scan found no one to cut: the total worth another scan
+	cutting  atomic.Bool  // a reclaim goroutine runs
+	last     atomic.Pointer[sharedRef]
+	shards   [16]sharedShard
+}
+
+// sharedRef counts the queues and writes holding one shared encoding: its
+// bytes are in the budget's total while refs > 0.
+type sharedRef struct {
+	enc  *server.Encoded
+	size int64
+	refs atomic.Int64
+}
+
+type sharedShard struct {
+	mu   sync.Mutex
+	refs map[*server.Encoded]*sharedRef
+}
+
+var shardSeed = maphash.MakeSeed()
+
+// shard picks the lock and map of enc by its address.
+func (b *sendBudget) shard(enc *server.Encoded) *sharedShard {
+	return &b.shards[maphash.Comparable(shardSeed, enc)%uint64(len(b.shards))]
+}
+
+// refShared takes a reference on enc, whose queued size is size. A
+// broadcast queues one encoding on connection after connection: the last
+// one referenced is found with an atomic load; others in a shard's map.
+func (r *registry) refShared(enc *server.Encoded, size int) *sharedRef {
+	b := &r.budget
+	ref := b.last.Load()
+	if ref == nil || ref.enc != enc {
+		sh := b.shard(enc)
+		sh.mu.Lock()
+		if ref = sh.refs[enc]; ref == nil {
+			ref = &sharedRef{enc: enc, size: int64(size)}
+			if sh.refs == nil {
+				sh.refs = make(map[*server.Encoded]*sharedRef)
+			}
+			sh.refs[enc] = ref
+		}
+		sh.mu.Unlock()
+		b.last.Store(ref)
+	}
+	// A reference dropped to zero and forgotten by its map may come back
+	// to life here: counting stays balanced, as it counts the transitions.
+	if ref.refs.Add(1) == 1 {
+		r.addBuffered(ref.size)
+	}
+	return ref
+}
+
+// unrefShared drops a reference taken by refShared.
+func (r *registry) unrefShared(ref *sharedRef) {
+	if ref.refs.Add(-1) != 0 {
+		return
+	}
+	r.addBuffered(-ref.size)
+	b := &r.budget
+	sh := b.shard(ref.enc)
+	sh.mu.Lock()
+	if sh.refs[ref.enc] == ref && ref.refs.Load() == 0 {
+		delete(sh.refs, ref.enc)
+	}
+	sh.mu.Unlock()
+	b.last.CompareAndSwap(ref, nil) // do not keep its bytes alive
+}
+
+// addBuffered adds d to the total, starting a reclaim when it goes over the limit.
+func (r *registry) addBuffered(d int64) {
+	b := &r.budget
+	t := b.total.Add(d)
+	if t <= b.limit {
+		if d < 0 && b.rescanAt.Load() != 0 {
+			b.rescanAt.Store(0)
+		}
+		return
+	}
+	if d > 0 && t >= b.rescanAt.Load() && b.cutting.CompareAndSwap(false, true) {
+		go r.reclaim()
+	}
+}
+
+// reclaim cuts the connections holding the most until the total is under
+// the limit, or no connection holds enough to be cut.
+func (r *registry) reclaim() {
+	b := &r.budget
+	for {
+		cut := false
+		for t := b.total.Load(); t > b.limit; t = b.total.Load() {
+			v := r.largestQueue()
+			if v == nil {
+				// Many short queues: not slow consumers. Scan again only
+				// once the total has grown by a floor's worth.
+				b.rescanAt.Store(t + b.floor)
+				break
+			}
+			v.shed(t)
+			cut = true
+		}
+		b.cutting.Store(false)
+		// A send that went over the limit while this goroutine was
+		// finishing found cutting set: look again for it.
+		if !cut || b.total.Load() <= b.limit || !b.cutting.CompareAndSwap(false, true) {
+			return
+		}
+	}
+}
+
+// largestQueue returns the connection holding the most bytes (shared or
+// not: its queue's length is what makes it a slow consumer), if it holds
+// at least the floor.
+func (r *registry) largestQueue() *Conn {
+	var best *Conn
+	most := r.budget.floor - 1
+	r.conns.Range(func(_, v any) bool {
+		c := v.(*Conn)
+		if n := c.held.Load(); n > most {
+			best, most = c, n
+		}
+		return true
+	})
+	return best
 }
 
 func (r *registry) add(c *Conn) {
@@ -83,6 +224,11 @@ func (r *registry) Lookup(sid string) (*Conn, bool) {
 
 // ConnCount returns the number of open Engine.IO connections.
 func (r *registry) ConnCount() int { return int(r.connCount.Load()) }
+
+// BufferedBytes returns the bytes waiting to be written to all the
+// connections, as ServerOptions.MaxTotalBufferedBytes counts them (0 when
+// it is disabled).
+func (s *Server) BufferedBytes() int64 { return s.budget.total.Load() }
 
 func (r *registry) closeAll(reason string) {
 	r.closed.Store(true)
@@ -121,6 +267,14 @@ func NewServer(opts *ServerOptions) *Server {
 		o.MaxDynamicNamespaces = 10000
 	}
 	s := &Server{opts: o, cfg: o.engineConfig(), log: o.Logger}
+	if o.MaxTotalBufferedBytes >= 0 {
+		perConn := int64(s.cfg.EIO.MaxBufferedBytes)
+		limit := int64(o.MaxTotalBufferedBytes)
+		if limit == 0 {
+			limit = max(defaultMaxTotalBufferedBytes, 4*perConn)
+		}
+		s.budget.limit, s.budget.floor = limit, max(perConn/16, 1)
+	}
 	s.nsps = server.NewNamespaces[*Namespace](o.MaxDynamicNamespaces)
 	s.Of("/")
 	return s

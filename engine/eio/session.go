@@ -208,6 +208,15 @@ func (s *Session) enqueue(p Packet) error {
 // QueuedBytes returns the bytes waiting in the send queue.
 func (s *Session) QueuedBytes() int { return s.queuedBytes }
 
+// Shed closes the session at once as a slow consumer, as a send over
+// MaxBufferedBytes does: what is queued is dropped, the reason is "transport
+// error" and the error ErrPayloadTooLarge (detail says why). It serves
+// bounds a driver keeps across sessions, such as a server-wide budget.
+func (s *Session) Shed(now time.Time, detail string) {
+	s.observe(now)
+	s.closeNow(ReasonTransportError, localErr(ErrPayloadTooLarge, detail), false)
+}
+
 // HandlePollGet records a polling GET. A GET while another is pending is a
 // protocol violation: the session closes and the error tells the driver to
 // answer this request with status 400 (the pending one gets the close packet).

@@ -83,9 +83,12 @@ func TestSlowConsumersOwnQueues(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow-consumer storm skipped in -short mode")
 	}
-	cfg := stormConfig{slow: 50, good: 2, payload: 50_000, storm: 2 * time.Second, maxBuffered: 1 << 20, dropWait: 15 * time.Second}
+	// The server-wide budget (MaxTotalBufferedBytes) is set at 8 MiB so
+	// that it, not only each queue's bound, acts at this scale; SIO_SOAK=long
+	// runs both defaults (16 MiB per connection, 256 MiB in all).
+	cfg := stormConfig{slow: 50, good: 2, payload: 50_000, storm: 2 * time.Second, maxBuffered: 1 << 20, maxTotal: 8 << 20, dropWait: 15 * time.Second}
 	if os.Getenv("SIO_SOAK") == "long" {
-		cfg.slow, cfg.maxBuffered, cfg.storm = 200, 0, 5*time.Second
+		cfg.slow, cfg.maxBuffered, cfg.maxTotal, cfg.storm = 200, 0, 0, 5*time.Second
 	}
 	r := runStorm(t, cfg)
 	r.log(t)
@@ -115,6 +118,7 @@ type stormConfig struct {
 	storm       time.Duration
 	shared      bool // the server broadcasts each event to all; else a loop emits to each socket its own bytes
 	maxBuffered int  // ServerOptions.MaxBufferedBytes (0: default)
+	maxTotal    int  // ServerOptions.MaxTotalBufferedBytes (0: default)
 	linger      bool // wait for the server to release the non-readers' connections
 	dropWait    time.Duration
 }
@@ -131,6 +135,7 @@ type stormResult struct {
 	connectedAtEnd                int           // server connections when the storm ended
 	lingered                      time.Duration // with linger: storm start to the last connection released
 	baseHeap, peakHeap, afterHeap uint64        // HeapInuse
+	peakBuffered                  int64         // Server.BufferedBytes: what MaxTotalBufferedBytes counts
 	baseGoroutines                int
 	peakGoroutines                int
 	afterGoroutines               int
@@ -159,6 +164,8 @@ func (r *stormResult) log(t *testing.T) {
 	}
 	t.Logf("readers: %d acks, latency p50 %s p99 %s max %s, %d dropped",
 		r.acks, r.ackP50.Round(time.Millisecond), r.ackP99.Round(time.Millisecond), r.ackMax.Round(time.Millisecond), r.goodDropped)
+	t.Logf("bytes waiting to be written (MaxTotalBufferedBytes=%d counts them, sampled every 100 ms): peak %d KiB",
+		r.cfg.maxTotal, r.peakBuffered>>10)
 	t.Logf("HeapInuse MiB: base %d, peak %d, after %d (Sys peak %d); goroutines: base %d, peak %d, after %d; settled in %s",
 		r.baseHeap>>20, r.peakHeap>>20, r.afterHeap>>20, r.peakSys>>20,
 		r.baseGoroutines, r.peakGoroutines, r.afterGoroutines, r.settle.Round(time.Millisecond))
@@ -170,7 +177,7 @@ func runStorm(t *testing.T, cfg stormConfig) *stormResult {
 		cfg.dropWait = 30 * time.Second
 	}
 	r := &stormResult{cfg: cfg, slowDropped: map[string]int{}}
-	srv := sio.NewServer(&sio.ServerOptions{MaxBufferedBytes: cfg.maxBuffered})
+	srv := sio.NewServer(&sio.ServerOptions{MaxBufferedBytes: cfg.maxBuffered, MaxTotalBufferedBytes: cfg.maxTotal})
 	var handled, delivered atomic.Int64 // events handled; broadcasts queued for all
 	var mu sync.Mutex
 	var stormStart time.Time // set before the storm, read by handlers under mu
@@ -239,6 +246,7 @@ func runStorm(t *testing.T, cfg stormConfig) *stormResult {
 			case <-tick.C:
 			}
 			runtime.ReadMemStats(&ms)
+			r.peakBuffered = max(r.peakBuffered, srv.BufferedBytes())
 			r.peakHeap = max(r.peakHeap, ms.HeapInuse)
 			r.peakSys = max(r.peakSys, ms.Sys)
 			r.peakGoroutines = max(r.peakGoroutines, runtime.NumGoroutine())

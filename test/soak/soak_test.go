@@ -25,6 +25,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	sio "github.com/sio-go/sio"
+	"github.com/sio-go/sio/internal/workpool"
 	"github.com/sio-go/sio/transport/nethttp"
 )
 
@@ -196,7 +197,7 @@ func takeSample(name string, srv *sio.Server, start time.Time) soakSample {
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return soakSample{name: name, at: time.Now(), conns: srv.ConnCount(), goroutines: runtime.NumGoroutine(),
+	return soakSample{name: name, at: time.Now(), conns: srv.ConnCount(), goroutines: busyGoroutines(),
 		heapAlloc: ms.HeapAlloc, heapInuse: ms.HeapInuse, traffic: sio.Traffic()}
 }
 
@@ -340,3 +341,7 @@ func client(ctx context.Context, ws *websocket.Conn, id int, every time.Duration
 		}
 	}
 }
+
+// busyGoroutines counts goroutines, less the idle ones the server's pool
+// keeps for reuse (up to 256, retired after a second or two of idleness).
+func busyGoroutines() int { return runtime.NumGoroutine() - workpool.Default.Idle() }
