@@ -126,18 +126,34 @@ func TestHostileInputClosesOnlyItsConnection(t *testing.T) {
 }
 
 func TestInvalidUTF8AndLongNamesAreServed(t *testing.T) {
-	_, base, _ := hostileServer(t, nil, nil)
+	_, base, reasons := hostileServer(t, nil, nil)
 	c := rawDial(t, base)
 	require.NoError(t, c.send("40"))
 	c.read()
-	// Invalid UTF-8 inside a JSON string: passed through, nothing breaks.
+	// A WebSocket text message must be UTF-8 (RFC 6455 §8.1): the
+	// connection closes with 1007, as the reference's ws library does.
 	require.NoError(t, c.send("421[\"echo\",\"\xff\xfe\"]"))
-	assert.Equal(t, "431[\"\xff\xfe\"]", c.read())
+	assert.Equal(t, websocket.StatusInvalidFramePayloadData, c.closeStatus())
+	assert.Equal(t, "transport error", recv(t, reasons))
+	stillServes(t, base)
+
 	// A 100 KB event name is just a name (nobody handles it).
+	c = rawDial(t, base)
+	require.NoError(t, c.send("40"))
+	c.read()
 	long := strings.Repeat("n", 100<<10)
 	require.NoError(t, c.send(`42["`+long+`",1]`))
 	require.NoError(t, c.send(`422["echo","after"]`))
 	assert.Equal(t, `432["after"]`, c.read())
+}
+
+// closeStatus reads until the server closes, and returns the close code.
+func (c *rawClient) closeStatus() websocket.StatusCode {
+	for {
+		if _, _, err := c.ws.Read(c.ctx); err != nil {
+			return websocket.CloseStatus(err)
+		}
+	}
 }
 
 func TestDynamicNamespaceFloodIsBounded(t *testing.T) {

@@ -331,17 +331,17 @@ func (h *Handler) handshake(w http.ResponseWriter, r *http.Request, t eio.Transp
 		XDomain: r.Header.Get("Origin") != "",
 	}
 	if t == eio.WebSocket {
-		wsc, fc, err := h.acceptWebSocket(w, r)
+		ws, err := h.acceptWebSocket(w, r)
 		if err != nil {
 			return
 		}
 		conn, err := h.srv.Accept(t, hs)
 		release()
 		if err != nil {
-			_ = wsc.Close(websocket.StatusGoingAway, "server closed")
+			ws.closeWith(int(websocket.StatusGoingAway), "server closed")
 			return
 		}
-		h.runWebSocket(conn, wsc, fc)
+		h.runWebSocket(conn, ws)
 		return
 	}
 	conn, err := h.srv.Accept(t, hs)
@@ -451,29 +451,35 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 	return io.ReadAll(io.LimitReader(r.Body, limit+1))
 }
 
-func (h *Handler) acceptWebSocket(w http.ResponseWriter, r *http.Request) (*websocket.Conn, *frameConn, error) {
+// acceptWebSocket upgrades the request. Without per-message deflate the
+// connection is a wsConn (our own reader: an idle connection costs a third
+// of coder/websocket's); with it, a coder/websocket Conn, which compresses.
+func (h *Handler) acceptWebSocket(w http.ResponseWriter, r *http.Request) (*wsAdapter, error) {
 	if !h.webSocketOriginAllowed(r) {
 		err := fmt.Errorf("origin %q not allowed", r.Header.Get("Origin"))
 		h.log.Debug("sio: websocket upgrade refused", "err", err)
 		http.Error(w, err.Error(), http.StatusForbidden)
-		return nil, nil, err
+		return nil, err
+	}
+	limit := int64(h.srv.EngineConfig().MaxPayload)
+	if !h.opts.PerMessageDeflate {
+		wc, err := acceptWS(w, r, limit)
+		if err != nil {
+			h.log.Debug("sio: websocket upgrade refused", "err", err)
+			return nil, err
+		}
+		return &wsAdapter{wc: wc, frames: &wc.fc, timeout: h.opts.WriteTimeout}, nil
 	}
 	// The Origin was checked above, scheme included; coder/websocket's own
 	// check compares hosts only.
-	opts := &websocket.AcceptOptions{InsecureSkipVerify: true}
-	if h.opts.PerMessageDeflate {
-		opts.CompressionMode = websocket.CompressionContextTakeover
-	} else {
-		opts.CompressionMode = websocket.CompressionDisabled
-	}
-	hj := &leanHijacker{ResponseWriter: w}
-	wsc, err := websocket.Accept(hj, r, opts)
+	opts := &websocket.AcceptOptions{InsecureSkipVerify: true, CompressionMode: websocket.CompressionContextTakeover}
+	wsc, err := websocket.Accept(&leanHijacker{ResponseWriter: w}, r, opts)
 	if err != nil {
 		h.log.Debug("sio: websocket upgrade refused", "err", err)
-		return nil, nil, err
+		return nil, err
 	}
-	wsc.SetReadLimit(int64(h.srv.EngineConfig().MaxPayload))
-	return wsc, hj.conn, nil
+	wsc.SetReadLimit(limit)
+	return &wsAdapter{c: wsc, timeout: h.opts.WriteTimeout}, nil
 }
 
 // webSocketOriginAllowed applies the Origin policy to a WebSocket upgrade:
@@ -493,27 +499,46 @@ func (h *Handler) webSocketOriginAllowed(r *http.Request) bool {
 }
 
 func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request, conn *sio.Conn) {
-	wsc, fc, err := h.acceptWebSocket(w, r)
+	ws, err := h.acceptWebSocket(w, r)
 	if err != nil {
 		return
 	}
-	h.runWebSocket(conn, wsc, fc)
+	h.runWebSocket(conn, ws)
 }
 
-// runWebSocket attaches wsc to conn and reads it on a goroutine of its own,
+// runWebSocket attaches ws to conn and reads it on a goroutine of its own,
 // so that the HTTP handler's goroutine (and its grown stack) goes away.
-func (h *Handler) runWebSocket(conn *sio.Conn, wsc *websocket.Conn, fc *frameConn) {
-	ws := &wsAdapter{c: wsc, timeout: h.opts.WriteTimeout}
-	if !h.opts.PerMessageDeflate {
-		ws.frames = fc
-	}
+func (h *Handler) runWebSocket(conn *sio.Conn, ws *wsAdapter) {
 	monitorWrites.add(ws)
 	if err := conn.AttachWebSocket(ws); err != nil {
 		monitorWrites.remove(ws)
-		_ = wsc.Close(websocket.StatusPolicyViolation, "cannot attach")
+		ws.closeWith(int(websocket.StatusPolicyViolation), "cannot attach")
 		return
 	}
-	go readLoop(conn, ws)
+	if ws.wc != nil {
+		go readLoopWS(conn, ws)
+	} else {
+		go readLoop(conn, ws)
+	}
+}
+
+// readLoopWS reads a wsConn. Parked in ReadMessage, the goroutine's stack
+// stays at its 2 KiB minimum.
+func readLoopWS(conn *sio.Conn, ws *wsAdapter) {
+	for {
+		data, binary, err := ws.wc.ReadMessage()
+		if err != nil {
+			// ReadMessage closed the TCP connection, after the closing
+			// handshake when it could.
+			monitorWrites.remove(ws)
+			if wsNormalClosure(err) {
+				err = nil
+			}
+			conn.WebSocketClosed(ws, err)
+			return
+		}
+		ws.in.push(conn, ws, data, binary)
+	}
 }
 
 func readLoop(conn *sio.Conn, ws *wsAdapter) {
@@ -607,10 +632,12 @@ func (b *inbox) drain(conn *sio.Conn, ws *wsAdapter) {
 	}
 }
 
-// wsAdapter implements sio.WebSocket over a coder/websocket connection.
+// wsAdapter implements sio.WebSocket over a wsConn, or over a
+// coder/websocket connection when messages are compressed.
 type wsAdapter struct {
-	c          *websocket.Conn
-	frames     *frameConn // writes data frames, unless they must be compressed
+	wc         *wsConn         // without per-message deflate
+	c          *websocket.Conn // with per-message deflate
+	frames     *frameConn      // writes data frames, unless they must be compressed
 	timeout    time.Duration
 	buf        []byte
 	in         inbox
@@ -688,13 +715,49 @@ func (m *writeMonitor) run() {
 		}
 		m.mu.Unlock()
 		for _, a := range stuck {
-			_ = a.c.CloseNow()
+			a.closeNow()
 		}
 	}
 }
 
 func (a *wsAdapter) Close() error {
+	if a.writeSince.Load() != 0 {
+		// A write is in progress, perhaps blocked on a client that does not
+		// read (a slow consumer being cut): a close frame would wait behind
+		// it. Closing the TCP connection ends that write too.
+		a.closeNow()
+		return nil
+	}
+	if a.wc != nil {
+		return a.wc.Close(wsCloseNormal, "")
+	}
 	return a.c.Close(websocket.StatusNormalClosure, "")
+}
+
+// closeWith closes with a code, for a connection never attached.
+func (a *wsAdapter) closeWith(code int, reason string) {
+	if a.wc != nil {
+		// No reader runs yet: read until the peer's close frame, which
+		// closes the TCP connection (or the timeout does).
+		_ = a.wc.Close(code, reason)
+		go func() {
+			for {
+				if _, _, err := a.wc.ReadMessage(); err != nil {
+					return
+				}
+			}
+		}()
+		return
+	}
+	_ = a.c.Close(websocket.StatusCode(code), reason)
+}
+
+func (a *wsAdapter) closeNow() {
+	if a.wc != nil {
+		a.wc.CloseNow()
+		return
+	}
+	_ = a.c.CloseNow()
 }
 
 func (h *Handler) setCORS(w http.ResponseWriter, r *http.Request) {
