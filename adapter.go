@@ -233,7 +233,7 @@ func (s *Socket) info() SocketInfo {
 			data = b
 		}
 	}
-	return SocketInfo{ID: s.id, Handshake: s.hs, Rooms: s.Rooms(), Data: data}
+	return SocketInfo{ID: s.id, Handshake: *s.Handshake(), Rooms: s.Rooms(), Data: data}
 }
 
 // RemoteSocket is a socket of another node of the cluster, as

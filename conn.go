@@ -29,11 +29,12 @@ type WebSocket interface {
 // protocol timers and dispatches events to socket handlers. Safe for
 // concurrent use.
 type Conn struct {
-	reg *registry
-	srv *Server       // Socket.IO mode
-	eng *EngineSocket // Engine.IO-only mode
-	id  string
-	hs  Handshake
+	reg    *registry
+	srv    *Server       // Socket.IO mode
+	eng    *EngineSocket // Engine.IO-only mode
+	id     string
+	hs     Handshake       // without Headers and Query, which are packed
+	packed packedHandshake // Handshake.Headers and .Query
 
 	mu       sync.Mutex
 	ec       *server.Conn // Socket.IO mode
@@ -65,10 +66,12 @@ type Conn struct {
 }
 
 func newConn(reg *registry, sess *eio.Session, hs Handshake) *Conn {
+	packed := packHandshake(&hs)
 	c := &Conn{
 		reg:      reg,
 		id:       sess.ID(),
 		hs:       hs,
+		packed:   packed,
 		sess:     sess,
 		sockets:  make(map[string]*Socket, 1),
 		pollWake: make(chan struct{}, 1),
@@ -86,8 +89,13 @@ func (c *Conn) start(now time.Time) {
 	c.flush(false)
 }
 
-// Handshake returns the details of the request that opened the connection.
-func (c *Conn) Handshake() *Handshake { return &c.hs }
+// Handshake returns the details of the request that opened the connection,
+// a fresh copy on each call.
+func (c *Conn) Handshake() *Handshake {
+	hs := c.hs
+	c.packed.fill(&hs)
+	return &hs
+}
 
 // ID returns the Engine.IO session id.
 func (c *Conn) ID() string { return c.id }

@@ -103,7 +103,7 @@ type EngineSocket struct {
 func (s *EngineSocket) ID() string { return s.conn.id }
 
 // Handshake returns the details of the opening request.
-func (s *EngineSocket) Handshake() *Handshake { return &s.conn.hs }
+func (s *EngineSocket) Handshake() *Handshake { return s.conn.Handshake() }
 
 // OnMessage registers a handler for each message received.
 func (s *EngineSocket) OnMessage(fn func(data []byte, binary bool)) {

@@ -95,8 +95,13 @@ func (s *Socket) Namespace() *Namespace { return s.nsp }
 // Conn returns the Engine.IO connection carrying the socket.
 func (s *Socket) Conn() *Conn { return s.conn }
 
-// Handshake returns the details of the connection request.
-func (s *Socket) Handshake() *Handshake { return &s.hs }
+// Handshake returns the details of the connection request, a fresh copy on
+// each call.
+func (s *Socket) Handshake() *Handshake {
+	hs := s.hs
+	s.conn.packed.fill(&hs)
+	return &hs
+}
 
 // Connected reports whether the socket is connected.
 func (s *Socket) Connected() bool { return s.connected.Load() }
