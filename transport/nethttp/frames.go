@@ -8,14 +8,14 @@ import (
 	"github.com/sio-go/sio/engine/eio"
 )
 
-// frameConn is the net.Conn under an accepted WebSocket. coder/websocket
-// reads from it and writes its control frames (pong, close) to it; data
-// frames do not go through coder/websocket's writer: WriteFrames encodes a
-// batch of Engine.IO packets as final, unmasked, uncompressed frames
-// (RFC 6455 §5.2) and sends the batch with one write. A burst of broadcasts
-// then costs one syscall per connection rather than one per message, and no
-// per-message locking inside the library. With per-message deflate on, data
-// frames go through coder/websocket, which compresses them.
+// frameConn is the net.Conn under an accepted WebSocket, and its writer.
+// WriteFrames encodes a batch of Engine.IO packets as final, unmasked,
+// uncompressed frames (RFC 6455 §5.2) and sends the batch with one write: a
+// burst of broadcasts costs one syscall per connection rather than one per
+// message. Control frames (pong, close) go through the same lock: from a
+// wsConn's reader (writeControl), or, on a connection with per-message
+// deflate served by coder/websocket, through Write, where coder/websocket
+// also writes its compressed data frames.
 type frameConn struct {
 	net.Conn
 	// mu keeps frames whole: coder/websocket writes control frames from the
@@ -39,9 +39,11 @@ const (
 
 var frameBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
 
-// Write passes coder/websocket's writes through. They are whole control
-// frames: data frames never reach its writer, and a control frame (at most
-// 127 bytes) fits its write buffer, which it flushes after every frame.
+// Write passes coder/websocket's writes through, on a connection it serves
+// (per-message deflate). Seeing a close frame start a write marks closeSent,
+// which only WriteFrames and writeControl read: neither serves such a
+// connection, so a data chunk that happens to start with that byte is
+// harmless.
 func (c *frameConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -1,6 +1,13 @@
 // Package nethttp serves a sio.Server over net/http (HTTP long-polling and
-// WebSocket through github.com/coder/websocket) and dials sio clients
-// natively.
+// WebSocket) and dials sio clients natively.
+//
+// The server side of WebSocket is implemented here (wsconn.go, frames.go):
+// an idle connection then holds a 2 KiB goroutine stack and a 256-byte read
+// buffer, and a burst of queued messages leaves in one write. Over
+// github.com/coder/websocket the same connection cost 6 to 7 KB more, and
+// every message a write of its own (BENCHMARKS.md has the figures).
+// coder/websocket still serves connections with per-message deflate, and
+// the client side.
 package nethttp
 
 import (
