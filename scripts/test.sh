@@ -101,7 +101,7 @@ step "tests (race detector, external dependencies required)"
 SIO_REQUIRE_DEPS=1 go test -race -count=1 ./...
 
 step "fuzz targets, ${FUZZTIME} each beyond their seed corpus"
-for pkg in $(go list ./engine/... ./plugins ./adapter/redisadapter); do
+for pkg in $(go list ./engine/... ./plugins ./adapter/redisadapter ./transport/nethttp); do
   for target in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
     echo "-- $pkg $target"
     go test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" "$pkg" 2>&1 | tail -n 2
