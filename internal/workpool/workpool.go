@@ -40,7 +40,7 @@ func New(maxIdle int, idleTimeout time.Duration) *Pool {
 }
 
 // Default is the pool the server and its drivers share.
-var Default = New(256, time.Second)
+var Default = New(2048, time.Second)
 
 // Go runs f on an idle goroutine of the pool, or on a new one. f must not
 // panic: like a goroutine started with the go statement, a panic ends the
