@@ -60,22 +60,21 @@ type Conn struct {
 	pinned       atomic.Int64 // own bytes counted in the budget's total
 	held         atomic.Int64 // all bytes held, by which the budget picks whom to cut
 
-	writeFn  func() // c.writeLoop
-	pollWake chan struct{}
+	writeFn  func()        // c.writeLoop
+	pollWake chan struct{} // wakes a waiting poll; made by the first one (WebSocket sessions need none)
 	done     chan struct{}
 }
 
 func newConn(reg *registry, sess *eio.Session, hs Handshake) *Conn {
 	packed := packHandshake(&hs)
 	c := &Conn{
-		reg:      reg,
-		id:       sess.ID(),
-		hs:       hs,
-		packed:   packed,
-		sess:     sess,
-		sockets:  make(map[string]*Socket, 1),
-		pollWake: make(chan struct{}, 1),
-		done:     make(chan struct{}),
+		reg:     reg,
+		id:      sess.ID(),
+		hs:      hs,
+		packed:  packed,
+		sess:    sess,
+		sockets: make(map[string]*Socket, 1),
+		done:    make(chan struct{}),
 	}
 	c.writeFn = c.writeLoop // one closure per Conn rather than one per write burst
 	return c
@@ -125,6 +124,10 @@ func (c *Conn) Poll(ctx context.Context) ([]byte, error) {
 		return nil, err
 	}
 	c.afterLocked(now) // the GET may arm a timer (the noop during an upgrade)
+	if c.pollWake == nil {
+		c.pollWake = make(chan struct{}, 1) // only polling sessions need one
+	}
+	wake := c.pollWake
 	for {
 		if tr, ok := c.sess.PollTransmit(eio.Polling); ok {
 			if tr.Refuse {
@@ -142,7 +145,7 @@ func (c *Conn) Poll(ctx context.Context) ([]byte, error) {
 		}
 		c.mu.Unlock()
 		select {
-		case <-c.pollWake:
+		case <-wake:
 			c.mu.Lock()
 		case <-ctx.Done():
 			c.mu.Lock()

@@ -109,7 +109,7 @@ func (s *Socket) prepareRecovery(nsp *Namespace) (skipMiddleware bool) {
 	if r == nil {
 		return false
 	}
-	if pid, offset, ok := server.RecoveryAuth(s.hs.Auth); ok {
+	if pid, offset, ok := server.RecoveryAuth(s.auth); ok {
 		r.mu.Lock()
 		sess, found := r.store.Restore(time.Now(), pid, offset)
 		r.mu.Unlock()

@@ -21,7 +21,7 @@ type Socket struct {
 	conn *Conn
 	nsp  *Namespace // nil until the namespace is resolved
 	name string     // namespace name
-	hs   Handshake
+	auth json.RawMessage // the CONNECT payload; the rest of the handshake is the Conn's
 
 	connected atomic.Bool
 
@@ -74,12 +74,11 @@ type anyEntry struct {
 }
 
 func newSocket(c *Conn, nsp string, auth []byte) *Socket {
-	hs := c.hs
-	hs.Auth = json.RawMessage("{}")
+	a := json.RawMessage("{}")
 	if len(auth) > 0 {
-		hs.Auth = append(json.RawMessage(nil), auth...)
+		a = append(json.RawMessage(nil), auth...)
 	}
-	s := &Socket{id: c.srv.opts.NewID(), conn: c, name: nsp, hs: hs}
+	s := &Socket{id: c.srv.opts.NewID(), conn: c, name: nsp, auth: a}
 	s.q.onPanic = func(r any) {
 		c.srv.log.Error("sio: handler panicked", "socket", s.id, "nsp", s.name, "panic", r)
 	}
@@ -98,9 +97,9 @@ func (s *Socket) Conn() *Conn { return s.conn }
 // Handshake returns the details of the connection request, a fresh copy on
 // each call.
 func (s *Socket) Handshake() *Handshake {
-	hs := s.hs
-	s.conn.packed.fill(&hs)
-	return &hs
+	hs := s.conn.Handshake()
+	hs.Auth = s.auth
+	return hs
 }
 
 // Connected reports whether the socket is connected.
@@ -129,7 +128,7 @@ func (s *Socket) safely(fn func()) { s.q.safely(fn) }
 
 // runConnect resolves the namespace, runs the middleware and admits the socket.
 func (s *Socket) runConnect() {
-	nsp, ok := s.conn.srv.lookupNamespace(s.name, s.hs.Auth)
+	nsp, ok := s.conn.srv.lookupNamespace(s.name, s.auth)
 	if !ok {
 		s.conn.reject(s.name, "Invalid namespace", nil)
 		return

@@ -14,13 +14,13 @@ type BroadcastOptions struct {
 // use. It is the local half of an adapter; a networked adapter publishes
 // broadcasts to other nodes and feeds theirs back into the same index.
 type Rooms[K comparable] struct {
-	rooms   map[string]map[K]struct{}
+	rooms   map[string]*memberSet[K]
 	members map[K][]string // a member's rooms: few, so a slice (smaller than a map)
 }
 
 // NewRooms returns an empty index.
 func NewRooms[K comparable]() *Rooms[K] {
-	return &Rooms[K]{rooms: make(map[string]map[K]struct{}), members: make(map[K][]string)}
+	return &Rooms[K]{rooms: make(map[string]*memberSet[K]), members: make(map[K][]string)}
 }
 
 // Add puts member in each of rooms; a member with no room yet is still
@@ -34,10 +34,10 @@ func (r *Rooms[K]) Add(member K, rooms ...string) {
 		mine = append(mine, room)
 		set := r.rooms[room]
 		if set == nil {
-			set = make(map[K]struct{}, 1)
+			set = &memberSet[K]{}
 			r.rooms[room] = set
 		}
-		set[member] = struct{}{}
+		set.add(member)
 	}
 	if !known || len(rooms) > 0 {
 		r.members[member] = mine
@@ -70,8 +70,11 @@ func (r *Rooms[K]) Del(member K, room string) {
 
 func (r *Rooms[K]) dropFromRoom(member K, room string) {
 	set := r.rooms[room]
-	delete(set, member)
-	if len(set) == 0 {
+	if set == nil {
+		return
+	}
+	set.del(member)
+	if set.len() == 0 {
 		delete(r.rooms, room)
 	}
 }
@@ -107,7 +110,12 @@ func (r *Rooms[K]) AllRooms() []string {
 func (r *Rooms[K]) Len() int { return len(r.members) }
 
 // RoomLen returns the number of members in room.
-func (r *Rooms[K]) RoomLen(room string) int { return len(r.rooms[room]) }
+func (r *Rooms[K]) RoomLen(room string) int {
+	if set := r.rooms[room]; set != nil {
+		return set.len()
+	}
+	return 0
+}
 
 // Each calls fn once for every member selected by opts, until fn returns false.
 func (r *Rooms[K]) Each(opts BroadcastOptions, fn func(K) bool) {
@@ -115,9 +123,10 @@ func (r *Rooms[K]) Each(opts BroadcastOptions, fn func(K) bool) {
 	if len(opts.Except) > 0 {
 		except := make(map[K]struct{})
 		for _, room := range opts.Except {
-			for m := range r.rooms[room] {
+			r.rooms[room].each(func(m K) bool {
 				except[m] = struct{}{}
-			}
+				return true
+			})
 		}
 		if len(except) > 0 {
 			excluded = func(m K) bool { _, ok := except[m]; return ok }
@@ -136,16 +145,17 @@ func (r *Rooms[K]) Each(opts BroadcastOptions, fn func(K) bool) {
 		seen = make(map[K]struct{})
 	}
 	for _, room := range opts.Rooms {
-		for m := range r.rooms[room] {
+		more := r.rooms[room].each(func(m K) bool {
 			if seen != nil {
 				if _, dup := seen[m]; dup {
-					continue
+					return true
 				}
 				seen[m] = struct{}{}
 			}
-			if !excluded(m) && !fn(m) {
-				return
-			}
+			return excluded(m) || fn(m)
+		})
+		if !more {
+			return
 		}
 	}
 }
@@ -155,4 +165,64 @@ func (r *Rooms[K]) Count(opts BroadcastOptions) int {
 	n := 0
 	r.Each(opts, func(K) bool { n++; return true })
 	return n
+}
+
+// memberSet is the members of one room. Most rooms have one member (every
+// socket is in a room of its own id): it is held without a map, which would
+// cost a few hundred bytes per socket.
+type memberSet[K comparable] struct {
+	one  K
+	has  bool           // one is a member (only while many is nil)
+	many map[K]struct{} // two members or more
+}
+
+func (s *memberSet[K]) add(m K) {
+	switch {
+	case s.many != nil:
+		s.many[m] = struct{}{}
+	case !s.has:
+		s.one, s.has = m, true
+	case s.one != m:
+		s.many = map[K]struct{}{s.one: {}, m: {}}
+		var zero K
+		s.one, s.has = zero, false
+	}
+}
+
+func (s *memberSet[K]) del(m K) {
+	if s.many != nil {
+		delete(s.many, m)
+		return
+	}
+	if s.has && s.one == m {
+		var zero K
+		s.one, s.has = zero, false
+	}
+}
+
+func (s *memberSet[K]) len() int {
+	switch {
+	case s.many != nil:
+		return len(s.many)
+	case s.has:
+		return 1
+	}
+	return 0
+}
+
+// each calls fn for every member until it returns false, and reports
+// whether it went through all of them. A nil set has none.
+func (s *memberSet[K]) each(fn func(K) bool) bool {
+	switch {
+	case s == nil:
+	case s.many != nil:
+		for m := range s.many {
+			if !fn(m) {
+				return false
+			}
+		}
+	case s.has:
+		return fn(s.one)
+	}
+	return true
 }
