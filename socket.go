@@ -19,8 +19,8 @@ import (
 type Socket struct {
 	id   string
 	conn *Conn
-	nsp  *Namespace // nil until the namespace is resolved
-	name string     // namespace name
+	nsp  *Namespace      // nil until the namespace is resolved
+	name string          // namespace name
 	auth json.RawMessage // the CONNECT payload; the rest of the handshake is the Conn's
 
 	connected atomic.Bool
