@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"strconv"
 	"strings"
 	"testing"
 )
@@ -14,30 +13,8 @@ import (
 // refCheckJSON is checkJSON as it was before validJSON: a bracket depth scan,
 // then encoding/json.Valid. checkJSON must give the same answers.
 func refCheckJSON(data []byte, maxDepth int) error {
-	depth, inString, escaped := 0, false, false
-	for _, c := range data {
-		if inString {
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			inString = true
-		case '[', '{':
-			depth++
-			if depth > maxDepth {
-				return remoteErr(ErrTooDeep, "over "+strconv.Itoa(maxDepth)+" levels")
-			}
-		case ']', '}':
-			depth--
-		}
+	if bracketDepthOver(data, maxDepth) {
+		return tooDeep(maxDepth)
 	}
 	if !json.Valid(data) {
 		return remoteErr(ErrInvalidPayload, "malformed JSON")
