@@ -8,18 +8,15 @@ import (
 	"github.com/sio-go/sio/engine/eio"
 )
 
-// frameConn is the net.Conn under an accepted WebSocket, and its writer.
-// WriteFrames encodes a batch of Engine.IO packets as final, unmasked,
-// uncompressed frames (RFC 6455 §5.2) and sends the batch with one write: a
-// burst of broadcasts costs one syscall per connection rather than one per
-// message. Control frames (pong, close) go through the same lock: from a
-// wsConn's reader (writeControl), or, on a connection with per-message
-// deflate served by coder/websocket, through Write, where coder/websocket
-// also writes its compressed data frames.
+// frameConn is the writer of a wsConn. WriteFrames encodes a batch of
+// Engine.IO packets as final, unmasked, uncompressed frames (RFC 6455 §5.2)
+// and sends the batch with one write: a burst of broadcasts costs one
+// syscall per connection rather than one per message. Control frames (pong,
+// close) from the reader go through the same lock (writeControl).
 type frameConn struct {
 	net.Conn
-	// mu keeps frames whole: coder/websocket writes control frames from the
-	// reading goroutine while a writer sends data frames.
+	// mu keeps frames whole: the reader writes control frames while a
+	// writer sends data frames.
 	mu        sync.Mutex
 	closeSent bool // a close frame went out: no data frame may follow
 }
@@ -38,20 +35,6 @@ const (
 )
 
 var frameBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
-
-// Write passes coder/websocket's writes through, on a connection it serves
-// (per-message deflate). Seeing a close frame start a write marks closeSent,
-// which only WriteFrames and writeControl read: neither serves such a
-// connection, so a data chunk that happens to start with that byte is
-// harmless.
-func (c *frameConn) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(p) > 0 && p[0] == finBit|opClose {
-		c.closeSent = true
-	}
-	return c.Conn.Write(p)
-}
 
 // WriteFrames sends packets as WebSocket data frames: text frames carry the
 // packet's text encoding, binary packets go as binary frames.

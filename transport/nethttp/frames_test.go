@@ -6,6 +6,7 @@ import (
 	"net"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -26,6 +27,8 @@ func (c *recordConn) Write(p []byte) (int, error) {
 	c.writes = append(c.writes, append([]byte(nil), p...))
 	return len(p), nil
 }
+
+func (c *recordConn) SetWriteDeadline(time.Time) error { return nil }
 
 func (c *recordConn) all() []byte {
 	c.mu.Lock()
@@ -109,12 +112,10 @@ func TestWriteFramesBatchesSmallPacketsInOneWrite(t *testing.T) {
 func TestWriteFramesRefusedAfterCloseFrame(t *testing.T) {
 	rc := &recordConn{}
 	fc := &frameConn{Conn: rc}
-	// A pong from the library passes; a close frame ends data frames.
-	_, err := fc.Write([]byte{finBit | 0xA, 0})
-	require.NoError(t, err)
+	// A pong passes; a close frame ends data frames.
+	require.NoError(t, fc.writeControl(opPong, nil, nil))
 	require.NoError(t, fc.WriteFrames([]eio.Packet{{Type: eio.Message, Data: []byte("x")}}))
-	_, err = fc.Write([]byte{finBit | opClose, 2, 0x03, 0xe8})
-	require.NoError(t, err)
+	require.NoError(t, fc.writeControl(opClose, []byte{0x03, 0xe8}, nil))
 	assert.ErrorIs(t, fc.WriteFrames([]eio.Packet{{Type: eio.Message, Data: []byte("y")}}), net.ErrClosed)
 	assert.Len(t, rc.writes, 3)
 }
@@ -127,7 +128,7 @@ func TestWriteFramesAndControlFramesStayWhole(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		for i := 0; i < 300; i++ {
-			_, _ = fc.Write([]byte{finBit | 0xA, 3, 'p', 'o', 'n'})
+			_ = fc.writeControl(opPong, []byte("pon"), nil)
 		}
 	}()
 	go func() {

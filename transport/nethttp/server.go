@@ -475,7 +475,7 @@ func (h *Handler) acceptWebSocket(w http.ResponseWriter, r *http.Request) (*wsAd
 			h.log.Debug("sio: websocket upgrade refused", "err", err)
 			return nil, err
 		}
-		return &wsAdapter{wc: wc, frames: &wc.fc, timeout: h.opts.WriteTimeout}, nil
+		return &wsAdapter{wc: wc, timeout: h.opts.WriteTimeout}, nil
 	}
 	// The Origin was checked above, scheme included; coder/websocket's own
 	// check compares hosts only.
@@ -644,7 +644,6 @@ func (b *inbox) drain(conn *sio.Conn, ws *wsAdapter) {
 type wsAdapter struct {
 	wc         *wsConn         // without per-message deflate
 	c          *websocket.Conn // with per-message deflate
-	frames     *frameConn      // writes data frames, unless they must be compressed
 	timeout    time.Duration
 	buf        []byte
 	in         inbox
@@ -656,8 +655,8 @@ func (a *wsAdapter) WritePackets(packets []eio.Packet) error {
 	// timeout: one goroutine scans all connections instead of a timer each.
 	a.writeSince.Store(time.Now().UnixNano())
 	defer a.writeSince.Store(0)
-	if a.frames != nil {
-		return a.frames.WriteFrames(packets)
+	if a.wc != nil {
+		return a.wc.fc.WriteFrames(packets)
 	}
 	ctx := context.Background()
 	for _, p := range packets {
@@ -817,23 +816,20 @@ func remoteIP(addr string) string {
 	return addr
 }
 
-// Buffer sizes of an accepted WebSocket. net/http hands a hijacked
-// connection over with 4 KiB read and write buffers that stay referenced for
-// the connection's life; most of an idle connection's memory. Socket.IO
-// frames are small: a smaller read buffer costs an extra syscall only for
-// large messages. The write buffer carries only coder/websocket's control
-// frames (at most 127 bytes; data frames go through frameConn.WriteFrames),
-// or, with per-message deflate, compressed data in pieces.
+// Buffer sizes of a WebSocket with per-message deflate (served by
+// coder/websocket). net/http hands a hijacked connection over with 4 KiB
+// read and write buffers that stay referenced for the connection's life;
+// Socket.IO frames are small: smaller buffers cost an extra syscall only
+// for large messages.
 const (
 	wsReadBuffer  = 512
-	wsWriteBuffer = 128
+	wsWriteBuffer = 512
 )
 
 // leanHijacker hands coder/websocket the hijacked connection with small
 // buffers instead of net/http's, keeping any bytes the client already sent.
 type leanHijacker struct {
 	http.ResponseWriter
-	conn *frameConn // the connection handed over, once hijacked
 }
 
 func (h *leanHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
@@ -858,8 +854,7 @@ func (h *leanHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if n := brw.Reader.Buffered(); n > 0 {
 		_, _ = br.Peek(n)
 	}
-	h.conn = &frameConn{Conn: conn}
-	return h.conn, bufio.NewReadWriter(br, bufio.NewWriterSize(h.conn, wsWriteBuffer)), nil
+	return conn, bufio.NewReadWriter(br, bufio.NewWriterSize(conn, wsWriteBuffer)), nil
 }
 
 // Unwrap lets http.ResponseController reach the underlying writer.
