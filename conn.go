@@ -641,5 +641,19 @@ func (c *Conn) close(reason string) {
 	c.flush(true)
 }
 
+// abort closes the connection at once (see eio.Session.Abort): it stops a
+// graceful close from waiting for a polling GET that may never come.
+func (c *Conn) abort(reason string) {
+	c.mu.Lock()
+	now := time.Now()
+	if c.ec != nil {
+		c.ec.Close(now, reason)
+	}
+	c.sess.Abort(now, reason)
+	c.afterLocked(now)
+	c.mu.Unlock()
+	c.flush(true)
+}
+
 // IsPayloadTooLarge reports whether err from Post means 413.
 func IsPayloadTooLarge(err error) bool { return errors.Is(err, eio.ErrPayloadTooLarge) }

@@ -79,7 +79,7 @@ func (s *EngineServer) Accept(t eio.Transport, hs Handshake) (*Conn, error) {
 }
 
 // Close closes every connection at once, reason "forced close".
-func (s *EngineServer) Close() { s.closeAll(eio.ReasonForcedClose) }
+func (s *EngineServer) Close() { s.closeAll(eio.ReasonForcedClose, true) }
 
 // Shutdown closes every connection and waits until their final packets are
 // written, or until ctx ends.

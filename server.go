@@ -230,23 +230,39 @@ func (r *registry) ConnCount() int { return int(r.connCount.Load()) }
 // it is disabled).
 func (s *Server) BufferedBytes() int64 { return s.budget.total.Load() }
 
-func (r *registry) closeAll(reason string) {
+func (r *registry) closeAll(reason string, abort bool) {
 	r.closed.Store(true)
 	r.conns.Range(func(_, v any) bool {
-		v.(*Conn).close(reason)
+		if abort {
+			v.(*Conn).abort(reason)
+		} else {
+			v.(*Conn).close(reason)
+		}
 		return true
 	})
 }
 
+// shutdownPollGrace bounds how long Shutdown waits for the polling clients
+// that hold no GET to come and take their close packet. A live client is
+// back within a round trip; one that is gone would otherwise hold the
+// shutdown for the session's whole close grace (30 s).
+var shutdownPollGrace = 2 * time.Second
+
 func (r *registry) shutdown(ctx context.Context, reason string) error {
-	r.closeAll(reason)
+	r.closeAll(reason, false)
 	done := make(chan struct{})
 	go func() { r.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	grace := time.NewTimer(shutdownPollGrace)
+	defer grace.Stop()
+	for {
+		select {
+		case <-done:
+			return nil
+		case <-grace.C:
+			r.closeAll(reason, true)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 }
 
@@ -375,7 +391,7 @@ func (s *Server) Accept(t eio.Transport, hs Handshake) (*Conn, error) {
 
 // Close closes every connection at once, reason "server shutting down".
 func (s *Server) Close() {
-	s.closeAll(server.ReasonServerShuttingDown)
+	s.closeAll(server.ReasonServerShuttingDown, true)
 	s.closeCluster()
 }
 

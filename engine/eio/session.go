@@ -477,6 +477,20 @@ func (s *Session) Close(now time.Time, reason string) {
 	s.maybeFinishClosing()
 }
 
+// Abort closes the session at once, dropping what is queued: the
+// reference's close(discard), which its server shutdown uses. A pending GET
+// is released with the close packet and a WebSocket gets its close frame; a
+// polling client that holds no GET learns of it from the 400 its next
+// request gets. A session closing gracefully (Close) stops waiting for its
+// GET, with the reason Close gave.
+func (s *Session) Abort(now time.Time, reason string) {
+	s.observe(now)
+	if s.state == stateClosing {
+		reason = s.reason
+	}
+	s.closeNow(reason, nil, false)
+}
+
 // maybeFinishClosing completes a graceful close once the queue is empty.
 func (s *Session) maybeFinishClosing() {
 	if s.state != stateClosing || len(s.queue) > 0 {

@@ -504,7 +504,10 @@ func doPostStart(h *harness) error { return h.postStart() }
 func doWSOpen(h *harness) error    { return h.wsOpen() }
 func doClose(h *harness) error     { h.close(); return nil }
 func doDrain(h *harness) error     { h.drain(); return nil }
-func doAbort(h *harness) error     { h.pollAbort(); return nil }
+func doAbortSession(reason string) func(*harness) error {
+	return func(h *harness) error { h.s.Abort(h.now, reason); h.settle("Abort"); return nil }
+}
+func doAbort(h *harness) error { h.pollAbort(); return nil }
 func doPost(body string) func(*harness) error {
 	return func(h *harness) error { return h.post(body) }
 }
@@ -1341,6 +1344,46 @@ func TestSessionGracefulClose(t *testing.T) {
 			{do: doWait(closeGrace - time.Millisecond)},
 			{do: doWait(time.Millisecond), events: ss("close:forced close")},
 			{do: doGet, err: "ErrClosed/local"},
+		})
+		h.finish()
+	})
+	t.Run("abort a polling session that holds no GET", func(t *testing.T) {
+		h := newPolling(t, ServerConfig{})
+		run(t, h, []step{
+			{do: doSend("dropped")},
+			{do: doAbortSession("server shutting down"), events: ss("close:server shutting down")},
+			{do: doGet, err: "ErrClosed/local"},
+		})
+		_, ok := h.s.Deadline()
+		assert.False(t, ok, "no timer left")
+		h.finish()
+	})
+	t.Run("abort ends a graceful close's wait, with its reason", func(t *testing.T) {
+		h := newPolling(t, ServerConfig{})
+		run(t, h, []step{
+			{do: doSend("dropped")},
+			{do: doClose},
+			{do: doAbortSession("other"), events: ss("close:forced close")},
+			{do: doWait(closeGrace)},
+		})
+		h.finish()
+	})
+	t.Run("abort releases a pending GET with the close packet", func(t *testing.T) {
+		h := newPolling(t, ServerConfig{})
+		run(t, h, []step{
+			{do: doGet},
+			{do: doAbortSession("server shutting down"), events: ss("close:server shutting down"), poll: ss("1")},
+		})
+		h.finish()
+	})
+	t.Run("abort closes a WebSocket with nothing more sent", func(t *testing.T) {
+		h := newWS(t, ServerConfig{})
+		h.holdWS = true
+		run(t, h, []step{
+			{do: doSend("dropped")},
+			{do: doAbortSession("server shutting down"), events: ss("close:server shutting down")},
+			{do: doDrain, ws: ss("CLOSE")},
+			{do: doAbortSession("again")},
 		})
 		h.finish()
 	})

@@ -196,6 +196,14 @@ func TestSioHostWithNodeClient(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("no connect")
 	}
+	// A polling client that left without a word (its session waits for a
+	// GET that never comes) must not hold the shutdown for long.
+	res, err = http.Get(h.url + "/socket.io/?EIO=4&transport=polling")
+	require.NoError(t, err)
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	stopAt := time.Now()
 	require.NoError(t, h.cmd.Process.Signal(syscall.SIGTERM))
 	select {
 	case r := <-reason:
@@ -206,6 +214,7 @@ func TestSioHostWithNodeClient(t *testing.T) {
 	select {
 	case err := <-h.done:
 		assert.NoError(t, err, "exit status")
+		t.Logf("sio-host stopped %v after SIGTERM", time.Since(stopAt).Round(time.Millisecond))
 		h.done <- err // for the cleanup
 	case <-time.After(10 * time.Second):
 		t.Fatal("sio-host did not exit on SIGTERM")
