@@ -104,7 +104,15 @@ step "fuzz targets, ${FUZZTIME} each beyond their seed corpus"
 for pkg in $(go list ./engine/... ./plugins ./adapter/redisadapter ./transport/nethttp); do
   for target in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
     echo "-- $pkg $target"
-    go test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" "$pkg" 2>&1 | tail -n 2
+    # Quiet when it passes; everything (the failing input, its trace) when not.
+    if ! out=$(go test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" "$pkg" 2>&1); then
+      echo "$out" | tail -n 60
+      for f in $(git ls-files --others --exclude-standard -- '*testdata/fuzz/*'); do
+        echo "new failing input $f:"; cat "$f"
+      done
+      exit 1
+    fi
+    echo "$out" | tail -n 2
   done
 done
 echo

@@ -168,6 +168,7 @@ const (
 	opPollingClosed //
 	opDrain         //
 	opToDeadline    // advance exactly to the deadline
+	opAbort         // Session.Abort (a server shutting down)
 	opCount
 )
 
@@ -310,6 +311,9 @@ func runSessionProgram(tb testing.TB, data []byte) *harness {
 			if d, ok := h.s.Deadline(); ok {
 				h.advance(d.Sub(h.now))
 			}
+		case opAbort:
+			h.s.Abort(h.now, "aborted")
+			h.settle("Abort")
 		}
 	}
 	h.finish()
@@ -423,11 +427,17 @@ var sessionSeeds = []struct {
 		reached("close:forced close")},
 	{"ping_timeout", wsProg().op(opToDeadline).op(opToDeadline),
 		reached("close:ping timeout")},
+	{"abort_during_upgrade", pollingProg().get().get().op(opWSOpen).ws("2probe").send("q").op(opAbort).get().ws("5"),
+		reached("close:aborted")},
+	{"abort_while_closing", pollingProg().get().send("a").op(opClose).op(opAbort).get(),
+		reached("close:forced close")},
 	// Found by the fuzzer (harness false positives, kept as regressions): a
 	// bad probe frame while the driver holds WebSocket output, and a graceful
 	// close that completes when the driver takes the last queued packets.
-	{"probe_error_while_held", &prog{b: []byte("000000c\"x")}, reached("close:forced close")},
-	{"close_completes_on_drain", &prog{b: []byte("100000\"2\x010Z")}, reached("close:forced close")},
+	{"probe_error_while_held", &prog{b: []byte{'0', '0', '0', '0', '0', '0', opWSOpen, opHoldWS, opWSBinary}},
+		reached("close:forced close")},
+	{"close_completes_on_drain", &prog{b: []byte{'1', '0', '0', '0', '0', '0', opHoldWS, opSend, 1, '0', opClose}},
+		reached("close:forced close")},
 }
 
 var updateCorpus = flag.Bool("update-corpus", false, "rewrite the seed files of testdata/fuzz")
