@@ -105,7 +105,16 @@ for pkg in $(go list ./engine/... ./plugins ./adapter/redisadapter ./transport/n
   for target in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
     echo "-- $pkg $target"
     # Quiet when it passes; everything (the failing input, its trace) when not.
-    if ! out=$(go test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" "$pkg" 2>&1); then
+    fuzz() { go test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" "$pkg" 2>&1; }
+    status=0; out=$(fuzz) || status=$?
+    if [ "$status" != 0 ] && grep -q 'context deadline exceeded' <<<"$out" && ! grep -q 'Failing input' <<<"$out"; then
+      # Go 1.26's fuzz coordinator can report its own -fuzztime deadline as
+      # a failure on a loaded machine (golang/go#75804, fixed in 1.27): no
+      # input failed, so the target runs once more.
+      echo "(the Go fuzz deadline race, golang/go#75804: once more)"
+      status=0; out=$(fuzz) || status=$?
+    fi
+    if [ "$status" != 0 ]; then
       echo "$out" | tail -n 60
       for f in $(git ls-files --others --exclude-standard -- '*testdata/fuzz/*'); do
         echo "new failing input $f:"; cat "$f"
