@@ -523,20 +523,25 @@ func (h *Handler) runWebSocket(conn *sio.Conn, ws *wsAdapter) {
 		return
 	}
 	if ws.wc != nil {
-		go readLoopWS(conn, ws)
+		if !ws.wc.parkable(func() { readLoopWS(conn, ws) }) || !ws.wc.parkReader() {
+			go readLoopWS(conn, ws)
+		}
 	} else {
 		go readLoop(conn, ws)
 	}
 }
 
-// readLoopWS reads a wsConn. Parked in ReadMessage, the goroutine's stack
-// stays at its 2 KiB minimum.
+// readLoopWS reads a wsConn until it is idle: then, where it can, it parks
+// the connection in the idle poller (which resumes it on a pooled
+// goroutine) and returns. Otherwise it waits in ReadMessage, where the
+// goroutine's stack stays at its 2 KiB minimum.
 func readLoopWS(conn *sio.Conn, ws *wsAdapter) {
 	for {
 		data, binary, err := ws.wc.ReadMessage()
 		if err != nil {
 			// ReadMessage closed the TCP connection, after the closing
 			// handshake when it could.
+			ws.wc.unpark()
 			monitorWrites.remove(ws)
 			if wsNormalClosure(err) {
 				err = nil
@@ -545,6 +550,9 @@ func readLoopWS(conn *sio.Conn, ws *wsAdapter) {
 			return
 		}
 		ws.in.push(conn, ws, data, binary)
+		if ws.wc.parkReader() {
+			return
+		}
 	}
 }
 

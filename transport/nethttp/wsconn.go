@@ -88,6 +88,8 @@ type wsConn struct {
 	skip    uint64 // payload bytes still to discard (of a refused frame)
 	timer   atomic.Pointer[time.Timer]
 	closing atomic.Bool // a close frame went out: wait for the peer's
+	park    *parkState  // how the reader waits between messages (idlepoll_*.go); nil: in Read
+	parked  atomic.Bool // no reader runs: the poller resumes one
 	r, w    uint16      // buf[r:w] is read and not yet parsed
 	msgOp   byte        // opcode of the fragmented message being received
 	buf     [wsBufSize]byte
@@ -541,6 +543,7 @@ func (c *wsConn) CloseNow() {
 		t.Stop()
 	}
 	_ = c.fc.Conn.Close()
+	c.wakeParked() // a parked reader learns of the close by reading
 }
 
 // writeControl sends a control frame (payload of at most 125 bytes) with a

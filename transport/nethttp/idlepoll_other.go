@@ -1,0 +1,13 @@
+//go:build !linux
+
+package nethttp
+
+// Outside Linux an idle WebSocket's reader keeps its goroutine, parked in
+// Read (see idlepoll_linux.go).
+
+type parkState struct{}
+
+func (c *wsConn) parkable(read func()) bool { return false }
+func (c *wsConn) parkReader() bool          { return false }
+func (c *wsConn) wakeParked()               {}
+func (c *wsConn) unpark()                   {}
