@@ -361,7 +361,7 @@ func (n *Namespace) OnServerSideEmit(event string, fn any) error {
 // order, one at a time, on a goroutine that exists only while there is work.
 type serverSideEvents struct {
 	mu       sync.Mutex
-	handlers map[string][]*handler
+	handlers map[string][]handler
 	queue    []func()
 	running  bool
 }
@@ -370,7 +370,7 @@ func (n *Namespace) serverSideEvents() *serverSideEvents {
 	if n.parent != nil {
 		return n.parent.serverSideEvents()
 	}
-	n.sseOnce.Do(func() { n.sse = &serverSideEvents{handlers: map[string][]*handler{}} })
+	n.sseOnce.Do(func() { n.sse = &serverSideEvents{handlers: map[string][]handler{}} })
 	return n.sse
 }
 

@@ -307,11 +307,12 @@ var (
 // handler is an event handler: a func whose parameters are decoded from the
 // event's arguments. Forms: func(Args), func(Args, Ack), or func(T1, T2, ...)
 // optionally followed by an Ack parameter, with each Ti decoded from the JSON
-// argument at its position ([]byte for binary arguments).
+// argument at its position ([]byte for binary arguments). A value of three
+// words: a socket registers handlers by the dozen, and an idle connection
+// keeps them all.
 type handler struct {
-	fn    reflect.Value
-	raw   func(Args, Ack)
-	shape *handlerShape
+	fn    any           // the func as given
+	shape *handlerShape // its parameters; nil for func(Args, Ack), func(Args) and func()
 }
 
 // handlerShape is what a handler's type tells: the parameter types and
@@ -323,25 +324,21 @@ type handlerShape struct {
 
 var handlerShapes sync.Map // reflect.Type → *handlerShape
 
-func newHandler(fn any) (*handler, error) {
-	switch f := fn.(type) {
-	case func(Args, Ack):
-		return &handler{raw: f}, nil
-	case func(Args):
-		return &handler{raw: func(a Args, _ Ack) { f(a) }}, nil
-	case func():
-		return &handler{raw: func(Args, Ack) { f() }}, nil
+func newHandler(fn any) (handler, error) {
+	switch fn.(type) {
+	case func(Args, Ack), func(Args), func():
+		return handler{fn: fn}, nil
 	}
 	v := reflect.ValueOf(fn)
 	if v.Kind() != reflect.Func {
-		return nil, errors.New("sio: handler must be a func, got " + v.Kind().String())
+		return handler{}, errors.New("sio: handler must be a func, got " + v.Kind().String())
 	}
 	t := v.Type()
 	if shape, ok := handlerShapes.Load(t); ok {
-		return &handler{fn: v, shape: shape.(*handlerShape)}, nil
+		return handler{fn: fn, shape: shape.(*handlerShape)}, nil
 	}
 	if t.IsVariadic() {
-		return nil, errors.New("sio: variadic handlers are not supported; take sio.Args instead")
+		return handler{}, errors.New("sio: variadic handlers are not supported; take sio.Args instead")
 	}
 	shape := &handlerShape{}
 	n := t.NumIn()
@@ -353,14 +350,21 @@ func newHandler(fn any) (*handler, error) {
 		shape.params = append(shape.params, t.In(i))
 	}
 	handlerShapes.Store(t, shape)
-	return &handler{fn: v, shape: shape}, nil
+	return handler{fn: fn, shape: shape}, nil
 }
 
 // call decodes args into the handler's parameters and calls it. A decoding
 // failure is returned and the handler is not called.
-func (h *handler) call(args Args, ack Ack) error {
-	if h.raw != nil {
-		h.raw(args, ack)
+func (h handler) call(args Args, ack Ack) error {
+	switch f := h.fn.(type) {
+	case func(Args, Ack):
+		f(args, ack)
+		return nil
+	case func(Args):
+		f(args)
+		return nil
+	case func():
+		f()
 		return nil
 	}
 	in := make([]reflect.Value, 0, len(h.shape.params)+1)
@@ -381,6 +385,6 @@ func (h *handler) call(args Args, ack Ack) error {
 		}
 		in = append(in, reflect.ValueOf(ack))
 	}
-	h.fn.Call(in)
+	reflect.ValueOf(h.fn).Call(in)
 	return nil
 }

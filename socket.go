@@ -51,7 +51,7 @@ type ackWaiter struct {
 
 type handlerEntry struct {
 	event string
-	h     *handler
+	h     handler
 	once  bool
 }
 
@@ -184,6 +184,13 @@ func (s *Socket) addHandler(event string, fn any, once bool) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if n := len(s.handlers); n == cap(s.handlers) {
+		// Grown by a quarter rather than doubled: the slice lives as long
+		// as the connection, and sockets register their handlers one by one.
+		grown := make([]handlerEntry, n, n+max(4, n/4))
+		copy(grown, s.handlers)
+		s.handlers = grown
+	}
 	s.handlers = append(s.handlers, handlerEntry{event: event, h: h, once: once})
 	return nil
 }
@@ -232,7 +239,7 @@ func (s *Socket) dispatchEvent(name string, args Args, id uint64, hasID bool) {
 		return
 	}
 	s.mu.Lock()
-	var entries []*handler
+	var entries []handler
 	once := false
 	for i := range s.handlers {
 		if e := &s.handlers[i]; e.event == name {
