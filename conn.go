@@ -39,7 +39,7 @@ type Conn struct {
 	mu       sync.Mutex
 	ec       *server.Conn // Socket.IO mode
 	sess     *eio.Session
-	sockets  map[string]*Socket // by namespace, connected or connecting
+	sockets  []nspSocket // connected or connecting, one per namespace (seldom more than one)
 	timer    *time.Timer
 	deadline time.Time
 	ws       WebSocket // the attached WebSocket (probing or carrying the session)
@@ -68,13 +68,12 @@ type Conn struct {
 func newConn(reg *registry, sess *eio.Session, hs Handshake) *Conn {
 	packed := packHandshake(&hs)
 	c := &Conn{
-		reg:     reg,
-		id:      sess.ID(),
-		hs:      hs,
-		packed:  packed,
-		sess:    sess,
-		sockets: make(map[string]*Socket, 1),
-		done:    make(chan struct{}),
+		reg:    reg,
+		id:     sess.ID(),
+		hs:     hs,
+		packed: packed,
+		sess:   sess,
+		done:   make(chan struct{}),
 	}
 	c.writeFn = c.writeLoop // one closure per Conn rather than one per write burst
 	return c
@@ -327,6 +326,37 @@ func (c *Conn) afterLocked(now time.Time) {
 	}
 }
 
+// nspSocket is a connection's socket on one namespace.
+type nspSocket struct {
+	nsp string
+	s   *Socket
+}
+
+// socketOf returns the socket on namespace nsp, or nil. Called with c.mu held.
+func (c *Conn) socketOf(nsp string) *Socket {
+	for _, e := range c.sockets {
+		if e.nsp == nsp {
+			return e.s
+		}
+	}
+	return nil
+}
+
+// dropSocket forgets the socket on namespace nsp and returns it (nil if
+// none). Called with c.mu held.
+func (c *Conn) dropSocket(nsp string) *Socket {
+	for i, e := range c.sockets {
+		if e.nsp == nsp {
+			last := len(c.sockets) - 1
+			c.sockets[i] = c.sockets[last]
+			c.sockets[last] = nspSocket{}
+			c.sockets = c.sockets[:last]
+			return e.s
+		}
+	}
+	return nil
+}
+
 func (c *Conn) onTimer() {
 	c.mu.Lock()
 	now := time.Now()
@@ -346,26 +376,26 @@ func (c *Conn) dispatchLocked(ev server.Event) {
 	switch ev.Kind {
 	case server.EventConnect:
 		s := newSocket(c, ev.Nsp, ev.Auth)
-		c.sockets[ev.Nsp] = s
+		c.dropSocket(ev.Nsp) // one socket per namespace
+		c.sockets = append(c.sockets, nspSocket{ev.Nsp, s})
 		s.enqueue(s.runConnect)
 	case server.EventMessage:
-		if s := c.sockets[ev.Nsp]; s != nil {
+		if s := c.socketOf(ev.Nsp); s != nil {
 			args := Args{raw: ev.Args, attachments: ev.Attachments}
 			name, id, hasID := ev.Name, ev.ID, ev.HasID
 			s.enqueue(func() { s.dispatchEvent(name, args, id, hasID) })
 			c.busy = s
 		}
 	case server.EventAck:
-		if s := c.sockets[ev.Nsp]; s != nil {
+		if s := c.socketOf(ev.Nsp); s != nil {
 			s.resolveAck(ev.ID, Args{raw: ev.Args, attachments: ev.Attachments}, nil)
 		}
 	case server.EventAckTimeout:
-		if s := c.sockets[ev.Nsp]; s != nil {
+		if s := c.socketOf(ev.Nsp); s != nil {
 			s.resolveAck(ev.ID, Args{}, ErrAckTimeout)
 		}
 	case server.EventDisconnect:
-		if s := c.sockets[ev.Nsp]; s != nil {
-			delete(c.sockets, ev.Nsp)
+		if s := c.dropSocket(ev.Nsp); s != nil {
 			reason := ev.Reason
 			s.enqueue(func() { s.onDisconnect(reason) })
 		}
@@ -600,9 +630,7 @@ func (c *Conn) accept(s *Socket, missed []*server.Encoded) error {
 
 func (c *Conn) reject(nsp, message string, data []byte) {
 	c.mu.Lock()
-	if c.sockets[nsp] != nil {
-		delete(c.sockets, nsp)
-	}
+	c.dropSocket(nsp)
 	_ = c.ec.RejectConnect(nsp, message, data)
 	c.afterLocked(time.Time{})
 	c.mu.Unlock()

@@ -11,9 +11,9 @@ import (
 	"github.com/sio-go/sio/internal/workpool"
 )
 
-// An idle WebSocket costs no goroutine on Linux: once a message has been
-// read and nothing more is buffered, the reader hands the wait for the next
-// bytes to idlePoller (one epoll instance, one goroutine for the whole
+// An idle WebSocket costs no goroutine on Linux: once its reader has waited
+// idleBeforePark for a message, it hands the wait for the next bytes to
+// idlePoller (one epoll instance, one goroutine for the whole
 // process) and returns its goroutine to the pool. When the socket becomes
 // readable, or the connection is closed, a reader task resumes on a pooled
 // goroutine where the last one stopped: the wsConn keeps its parsing state.
@@ -59,20 +59,19 @@ func startIdlePoller() *idlePoller {
 	return idlePoll
 }
 
-// parkable prepares c to park between messages; read is the reader task,
-// run on a pooled goroutine when c wakes. It reports false when c cannot (not a socket, no epoll): its reader
-// then keeps a goroutine.
-func (c *wsConn) parkable(read func()) bool {
+// parkable prepares c to park when idle; read is the reader task, run on a
+// pooled goroutine when c wakes. Where c cannot park (not a socket, no
+// epoll), c.park stays nil: its reader keeps a goroutine.
+func (c *wsConn) parkable(read func()) {
 	sc, ok := c.fc.Conn.(syscall.Conn)
 	if !ok {
-		return false
+		return
 	}
 	raw, err := sc.SyscallConn()
 	if err != nil || startIdlePoller() == nil {
-		return false
+		return
 	}
 	c.park = &parkState{raw: raw, read: read}
-	return true
 }
 
 // parkState is a parkable wsConn's link to the poller.

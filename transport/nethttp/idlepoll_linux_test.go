@@ -110,7 +110,8 @@ func TestIdleWebSocketsHoldNoGoroutine(t *testing.T) {
 	for i := range sessions {
 		sessions[i] = openRawSession(t, addr)
 	}
-	// Sessions whose reader kept a goroutine would add n of them.
+	// Sessions whose reader kept a goroutine would add n of them; they give
+	// it back idleBeforePark after their last message.
 	require.Eventually(t, func() bool { return serverGoroutines()-before < n/10 }, 5*time.Second, 10*time.Millisecond,
 		"goroutines: %d before %d idle sessions, %d after", before, n, serverGoroutines())
 	assert.Equal(t, monitoredBefore+n, monitored())
@@ -124,6 +125,10 @@ func TestIdleWebSocketsHoldNoGoroutine(t *testing.T) {
 			assert.Equal(t, fmt.Sprintf(`43%d[%d]`, round, i), s.read(t))
 		}
 	}
+
+	// Idle again, parked again.
+	require.Eventually(t, func() bool { return serverGoroutines()-before < n/10 }, 5*time.Second, 10*time.Millisecond,
+		"goroutines: %d before, %d after the messages", before, serverGoroutines())
 
 	// The client leaving a parked session (FIN, then a reset) closes it.
 	require.NoError(t, sessions[0].conn.Close())

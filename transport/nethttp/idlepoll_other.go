@@ -7,7 +7,7 @@ package nethttp
 
 type parkState struct{}
 
-func (c *wsConn) parkable(read func()) bool { return false }
-func (c *wsConn) parkReader() bool          { return false }
-func (c *wsConn) wakeParked()               {}
-func (c *wsConn) unpark()                   {}
+func (c *wsConn) parkable(read func()) {}
+func (c *wsConn) parkReader() bool     { return false }
+func (c *wsConn) wakeParked()          {}
+func (c *wsConn) unpark()              {}

@@ -523,20 +523,22 @@ func (h *Handler) runWebSocket(conn *sio.Conn, ws *wsAdapter) {
 		return
 	}
 	if ws.wc != nil {
-		if !ws.wc.parkable(func() { readLoopWS(conn, ws) }) || !ws.wc.parkReader() {
-			go readLoopWS(conn, ws)
-		}
+		ws.wc.parkable(func() { readLoopWS(conn, ws) })
+		go readLoopWS(conn, ws)
 	} else {
 		go readLoop(conn, ws)
 	}
 }
 
-// readLoopWS reads a wsConn until it is idle: then, where it can, it parks
-// the connection in the idle poller (which resumes it on a pooled
-// goroutine) and returns. Otherwise it waits in ReadMessage, where the
-// goroutine's stack stays at its 2 KiB minimum.
+// readLoopWS reads a wsConn until it has been idle for idleBeforePark:
+// then, where it can, it parks the connection in the idle poller (which
+// resumes it on a pooled goroutine) and returns. Otherwise it waits in
+// ReadMessage, where the goroutine's stack stays at its 2 KiB minimum.
 func readLoopWS(conn *sio.Conn, ws *wsAdapter) {
 	for {
+		if ws.wc.park != nil && !ws.wc.awaitData(idleBeforePark) && ws.wc.parkReader() {
+			return
+		}
 		data, binary, err := ws.wc.ReadMessage()
 		if err != nil {
 			// ReadMessage closed the TCP connection, after the closing
@@ -550,9 +552,6 @@ func readLoopWS(conn *sio.Conn, ws *wsAdapter) {
 			return
 		}
 		ws.in.push(conn, ws, data, binary)
-		if ws.wc.parkReader() {
-			return
-		}
 	}
 }
 
@@ -579,8 +578,9 @@ func readLoop(conn *sio.Conn, ws *wsAdapter) {
 
 // inbox hands received messages to a goroutine that exists only while there
 // are messages, in order. Handling a message goes deep (decoding, dispatch,
-// sometimes a write); done on the reading goroutine it would leave that
-// goroutine, parked in Read for the connection's life, with a grown stack.
+// sometimes a write); done on the reading goroutine it would grow that
+// goroutine's stack, which, where the reader cannot park in the idle poller,
+// waits in Read for the connection's life.
 // The backlog is bounded: a client sending faster than it is served waits in
 // Read (TCP back-pressure).
 type inbox struct {
