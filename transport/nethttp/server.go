@@ -516,6 +516,11 @@ func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request, conn *s
 // runWebSocket attaches ws to conn and reads it on a goroutine of its own,
 // so that the HTTP handler's goroutine (and its grown stack) goes away.
 func (h *Handler) runWebSocket(conn *sio.Conn, ws *wsAdapter) {
+	if ws.wc != nil {
+		// Before the attach: from then on the Conn's writers may close ws,
+		// and CloseNow reads what parkable sets.
+		ws.wc.parkable(func() { readLoopWS(conn, ws) })
+	}
 	monitorWrites.add(ws)
 	if err := conn.AttachWebSocket(ws); err != nil {
 		monitorWrites.remove(ws)
@@ -523,7 +528,6 @@ func (h *Handler) runWebSocket(conn *sio.Conn, ws *wsAdapter) {
 		return
 	}
 	if ws.wc != nil {
-		ws.wc.parkable(func() { readLoopWS(conn, ws) })
 		go readLoopWS(conn, ws)
 	} else {
 		go readLoop(conn, ws)
