@@ -24,6 +24,17 @@ type WebSocket interface {
 	Close() error
 }
 
+// tryWriter is what a WebSocket may implement besides: TryWritePackets
+// sends what the socket takes at once, never blocking, keeps the rest for
+// the next WritePackets call (which may carry no packets), and reports
+// whether everything went. When no handler has work waiting, the server
+// then writes from the goroutine that queued the packets (a broadcast's
+// loop, a handler's ack), as Node does, instead of handing the write to
+// another goroutine; only a peer whose window is full costs a handoff.
+type tryWriter interface {
+	TryWritePackets(packets []eio.Packet) (done bool, err error)
+}
+
 // Conn is one Engine.IO connection of a Server, as its driver sees it: the
 // driver reports requests and frames, and the Conn answers them, runs the
 // protocol timers and dispatches events to socket handlers. Safe for
@@ -417,7 +428,8 @@ func (c *Conn) dispatchLocked(ev server.Event) {
 // flush delivers what the session has to send: it wakes a waiting polling
 // GET and writes WebSocket frames. The caller's goroutine writes them itself
 // unless async is set (broadcasts and timers must not block on one slow
-// client), in which case a goroutine does.
+// client): then, when the server is quiet, it only tries the write that
+// does not block (tryWriter), and otherwise a pooled goroutine writes.
 func (c *Conn) flush(async bool) {
 	c.mu.Lock()
 	if c.sess.HasTransmit(eio.Polling) {
@@ -431,15 +443,29 @@ func (c *Conn) flush(async bool) {
 		return
 	}
 	c.writing = true
+	_, try := c.ws.(tryWriter)
 	c.mu.Unlock()
-	if async {
+	switch {
+	case !async:
+		c.writeBatches(false)
+	case try && queuedTasks.Load() == 0:
+		// Nothing else waits: this write's latency is all that matters.
+		c.writeBatches(true)
+	default:
+		// Handlers have work waiting (a broadcast storm, a busy echo):
+		// the writer goroutine runs after them and sends in one syscall
+		// what piled up for this connection meanwhile.
 		workpool.Default.Go(c.writeFn)
-	} else {
-		c.writeLoop()
 	}
 }
 
-func (c *Conn) writeLoop() {
+func (c *Conn) writeLoop() { c.writeBatches(false) }
+
+// writeBatches writes the session's WebSocket transmits until none is left;
+// the caller set c.writing. With try, it must not block: a write the socket
+// does not take at once, or a closing one, goes on from a pooled goroutine
+// (completeWrite), which owns c.writing from then on.
+func (c *Conn) writeBatches(try bool) {
 	c.mu.Lock()
 	for {
 		ws := c.ws
@@ -459,26 +485,60 @@ func (c *Conn) writeLoop() {
 		c.accountLocked()
 		c.mu.Unlock()
 		var err error
-		if len(tr.Packets) > 0 {
-			err = ws.WritePackets(tr.Packets)
-			countFramesOut(tr.Packets)
-		}
-		if tr.Close || err != nil {
-			_ = ws.Close()
-		}
-		c.mu.Lock()
-		c.inflight, c.inflightAll = 0, 0
-		c.releaseRefs(&c.inflightRefs)
-		if (tr.Close || err != nil) && c.ws == ws {
-			c.ws = nil
-			c.sess.HandleTransportClose(time.Now(), eio.WebSocket, err)
-		}
-		c.afterLocked(time.Time{})
-		if c.sess.HasTransmit(eio.Polling) {
-			select {
-			case c.pollWake <- struct{}{}:
-			default:
+		if try {
+			tw, ok := ws.(tryWriter)
+			if !ok || tr.Close || len(tr.Packets) == 0 {
+				workpool.Default.Go(func() { c.completeWrite(ws, tr, false, nil) })
+				return
 			}
+			done, terr := tw.TryWritePackets(tr.Packets)
+			if !done {
+				// The rest, or the close after an error (which may block
+				// on the close frame's write), from a pooled goroutine.
+				workpool.Default.Go(func() { c.completeWrite(ws, tr, terr == nil, terr) })
+				return
+			}
+		} else if len(tr.Packets) > 0 {
+			err = ws.WritePackets(tr.Packets)
+		}
+		c.afterWrite(ws, tr, err)
+	}
+}
+
+// completeWrite writes tr, or the part of it TryWritePackets kept, from a
+// goroutine that may block, then goes on with the queue. A non-nil err is
+// the failure of the try: tr is not written again.
+func (c *Conn) completeWrite(ws WebSocket, tr eio.Transmit, kept bool, err error) {
+	switch {
+	case err != nil:
+	case kept:
+		err = ws.WritePackets(nil)
+	case len(tr.Packets) > 0:
+		err = ws.WritePackets(tr.Packets)
+	}
+	c.afterWrite(ws, tr, err)
+	c.mu.Unlock()
+	c.writeBatches(false)
+}
+
+// afterWrite digests the end of tr's write; it returns with c.mu held.
+func (c *Conn) afterWrite(ws WebSocket, tr eio.Transmit, err error) {
+	countFramesOut(tr.Packets)
+	if tr.Close || err != nil {
+		_ = ws.Close()
+	}
+	c.mu.Lock()
+	c.inflight, c.inflightAll = 0, 0
+	c.releaseRefs(&c.inflightRefs)
+	if (tr.Close || err != nil) && c.ws == ws {
+		c.ws = nil
+		c.sess.HandleTransportClose(time.Now(), eio.WebSocket, err)
+	}
+	c.afterLocked(time.Time{})
+	if c.sess.HasTransmit(eio.Polling) {
+		select {
+		case c.pollWake <- struct{}{}:
+		default:
 		}
 	}
 }

@@ -2,6 +2,7 @@ package sio
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/sio-go/sio/internal/workpool"
 )
@@ -18,7 +19,13 @@ type taskQueue struct {
 	spaceAt int
 }
 
+// queuedTasks counts the tasks waiting in every taskQueue of the process:
+// while handlers have work waiting, writes are left to writer goroutines,
+// which coalesce what piles up (see Conn.flush).
+var queuedTasks atomic.Int64
+
 func (q *taskQueue) enqueue(task func()) {
+	queuedTasks.Add(1)
 	q.mu.Lock()
 	q.tasks = append(q.tasks, task)
 	if q.running {
@@ -39,6 +46,7 @@ func (q *taskQueue) run() {
 			q.mu.Unlock()
 			return
 		}
+		queuedTasks.Add(-1)
 		task := q.tasks[0]
 		q.tasks[0] = nil
 		q.tasks = q.tasks[1:]

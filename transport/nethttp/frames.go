@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"net"
 	"sync"
+	"syscall"
 
 	"github.com/sio-go/sio/engine/eio"
 )
@@ -15,10 +16,15 @@ import (
 // close) from the reader go through the same lock (writeControl).
 type frameConn struct {
 	net.Conn
+	raw syscall.RawConn // for TryWriteFrames; nil when it cannot write without blocking
 	// mu keeps frames whole: the reader writes control frames while a
 	// writer sends data frames.
 	mu        sync.Mutex
 	closeSent bool // a close frame went out: no data frame may follow
+	// What TryWriteFrames could not send, for the next write: the tail of
+	// an encoded batch, or packets it did not try.
+	pending []byte
+	kept    []eio.Packet
 }
 
 const (
@@ -44,6 +50,68 @@ func (c *frameConn) WriteFrames(packets []eio.Packet) error {
 	if c.closeSent {
 		return net.ErrClosed
 	}
+	if err := c.writePendingLocked(); err != nil {
+		return err
+	}
+	if c.kept != nil {
+		packets = append(c.kept, packets...)
+		c.kept = nil
+	}
+	return c.writeFramesLocked(packets)
+}
+
+// writePendingLocked sends the tail of a frame TryWriteFrames began: it
+// goes before anything else, a frame may only follow a whole frame.
+func (c *frameConn) writePendingLocked() error {
+	if c.pending == nil {
+		return nil
+	}
+	p := c.pending
+	c.pending = nil
+	_, err := c.Conn.Write(p)
+	return err
+}
+
+// TryWriteFrames sends packets as WriteFrames does, with at most one write
+// that does not block; what the socket does not take is kept for the next
+// WriteFrames call, which must follow. It reports whether all went out.
+func (c *frameConn) TryWriteFrames(packets []eio.Packet) (bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closeSent {
+		return false, net.ErrClosed
+	}
+	size := 0
+	for _, p := range packets {
+		size += 11 + len(p.Data) // the largest header, the type byte
+	}
+	if c.raw == nil || c.pending != nil || c.kept != nil || size > frameBatchMax {
+		c.kept = append(c.kept, packets...)
+		return false, nil
+	}
+	bp := frameBufs.Get().(*[]byte)
+	buf := (*bp)[:0]
+	for _, p := range packets {
+		buf = appendFrame(buf, p)
+	}
+	n, err := writeNow(c.raw, buf)
+	if err == nil && n < len(buf) {
+		c.pending = append([]byte(nil), buf[n:]...)
+	}
+	*bp = buf[:0]
+	frameBufs.Put(bp)
+	return err == nil && c.pending == nil, err
+}
+
+func appendFrame(buf []byte, p eio.Packet) []byte {
+	if p.Binary {
+		return append(appendFrameHeader(buf, opBinary, len(p.Data)), p.Data...)
+	}
+	buf = append(appendFrameHeader(buf, opText, 1+len(p.Data)), '0'+byte(p.Type))
+	return append(buf, p.Data...)
+}
+
+func (c *frameConn) writeFramesLocked(packets []eio.Packet) error {
 	bp := frameBufs.Get().(*[]byte)
 	buf := (*bp)[:0]
 	var err error

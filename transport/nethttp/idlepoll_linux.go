@@ -72,6 +72,7 @@ func (c *wsConn) parkable(read func()) {
 		return
 	}
 	c.park = &parkState{raw: raw, read: read}
+	c.fc.raw = raw // frameConn.TryWriteFrames writes through it
 }
 
 // parkState is a parkable wsConn's link to the poller.
@@ -180,4 +181,25 @@ func (p *idlePoller) run(raw syscall.RawConn) {
 		}
 	})
 	panic("nethttp: idle poller: " + err.Error()) // Read returns only if the file closes
+}
+
+// writeNow writes b with one write(2) that does not block: it returns how
+// much the socket took (0 when its buffer is full).
+func writeNow(raw syscall.RawConn, b []byte) (n int, err error) {
+	cerr := raw.Write(func(fd uintptr) bool {
+		for {
+			n, err = syscall.Write(int(fd), b)
+			if err != syscall.EINTR {
+				break
+			}
+		}
+		return true // never wait for the socket: the caller keeps the rest
+	})
+	if cerr != nil {
+		return 0, cerr
+	}
+	if err == syscall.EAGAIN {
+		return 0, nil
+	}
+	return max(n, 0), err
 }

@@ -658,8 +658,20 @@ type wsAdapter struct {
 	c          *websocket.Conn // with per-message deflate
 	timeout    time.Duration
 	buf        []byte
+	kept       []eio.Packet // what TryWritePackets left to a compressed connection's next write
 	in         inbox
 	writeSince atomic.Int64 // UnixNano when the write in progress began, 0 when idle
+}
+
+// TryWritePackets sends what the socket takes without blocking and keeps
+// the rest for the next WritePackets (see sio's tryWriter). Compressed
+// connections keep it all.
+func (a *wsAdapter) TryWritePackets(packets []eio.Packet) (bool, error) {
+	if a.wc != nil {
+		return a.wc.fc.TryWriteFrames(packets)
+	}
+	a.kept = append(a.kept, packets...)
+	return false, nil
 }
 
 func (a *wsAdapter) WritePackets(packets []eio.Packet) error {
@@ -669,6 +681,10 @@ func (a *wsAdapter) WritePackets(packets []eio.Packet) error {
 	defer a.writeSince.Store(0)
 	if a.wc != nil {
 		return a.wc.fc.WriteFrames(packets)
+	}
+	if a.kept != nil {
+		packets = append(a.kept, packets...)
+		a.kept = nil
 	}
 	ctx := context.Background()
 	for _, p := range packets {

@@ -605,7 +605,10 @@ func (c *frameConn) writeControl(op byte, payload []byte, onClose func()) error 
 		}
 	}
 	_ = c.Conn.SetWriteDeadline(time.Now().Add(wsCloseTimeout))
-	_, err := c.Conn.Write(f[:n])
+	err := c.writePendingLocked()
+	if err == nil {
+		_, err = c.Conn.Write(f[:n])
+	}
 	_ = c.Conn.SetWriteDeadline(time.Time{})
 	return err
 }
