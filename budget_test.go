@@ -1,7 +1,6 @@
 package sio_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net"
@@ -18,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	sio "github.com/sio-go/sio"
+	"github.com/sio-go/sio/internal/testlog"
 	"github.com/sio-go/sio/transport/nethttp"
 )
 
@@ -96,24 +96,6 @@ func readEvents(ctx context.Context, ws *websocket.Conn, n *atomic.Int64) {
 	}
 }
 
-// syncBuffer is a log sink safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // sampler records the peak of the budget's counter (every millisecond)
 // and of HeapInuse (every 50 ms: ReadMemStats stops the world).
 type sampler struct {
@@ -164,7 +146,7 @@ func TestSendBudgetCutsLargestQueues(t *testing.T) {
 		good    = 2
 		payload = 16 << 10
 	)
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	srv := sio.NewServer(&sio.ServerOptions{MaxBufferedBytes: perConn, MaxTotalBufferedBytes: budget,
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	var mu sync.Mutex
@@ -294,7 +276,7 @@ func TestSendBudgetSparesBroadcastReaders(t *testing.T) {
 		bursts   = 6
 		bigEvent = 512 << 10
 	)
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	srv := sio.NewServer(&sio.ServerOptions{MaxBufferedBytes: perConn, MaxTotalBufferedBytes: budget,
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	var mu sync.Mutex
@@ -363,7 +345,7 @@ func TestSendBudgetCutsOnlyAboveFloor(t *testing.T) {
 		budget  = 1 << 20
 		clients = 12
 	)
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	srv := sio.NewServer(&sio.ServerOptions{MaxBufferedBytes: perConn, MaxTotalBufferedBytes: budget,
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	var mu sync.Mutex

@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	sio "github.com/sio-go/sio"
+	"github.com/sio-go/sio/internal/testlog"
 	"github.com/sio-go/sio/transport/nethttp"
 )
 
@@ -51,29 +52,11 @@ func TestWATBinariesUpToDate(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log sink safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type env struct {
 	srv  *sio.Server
 	host *Host
 	url  string
-	logs *syncBuffer
+	logs *testlog.Buffer
 }
 
 func newEnv(t *testing.T, limits Limits) *env {
@@ -84,7 +67,7 @@ func newEnv(t *testing.T, limits Limits) *env {
 		// set it explicitly.
 		limits.CallTimeout = 2 * time.Second
 	}
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h, err := NewHost(&Options{Logger: log, Limits: limits})
 	require.NoError(t, err)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -13,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	sio "github.com/sio-go/sio"
+	"github.com/sio-go/sio/internal/testlog"
 	"github.com/sio-go/sio/transport/nethttp"
 )
 
@@ -41,24 +40,6 @@ func (s secrets) header() http.Header {
 	return http.Header{"Authorization": {"Bearer " + s.bearer}, "Cookie": {"sid=" + s.cookie}}
 }
 
-// lockedBuffer collects a process's output.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestMain runs sio-host's main instead of the tests when asked to: the
 // tests start sio-host as the test binary itself, with no build step.
 func TestMain(m *testing.M) {
@@ -71,12 +52,12 @@ func TestMain(m *testing.M) {
 
 // startHost runs sio-host with args at Debug level and returns its base
 // URL, its output (logs on stderr) and a function stopping it (SIGTERM).
-func startHost(t *testing.T, args ...string) (string, *lockedBuffer, func()) {
+func startHost(t *testing.T, args ...string) (string, *testlog.Buffer, func()) {
 	t.Helper()
 	args = append([]string{"-addr", "127.0.0.1:0", "-static", "", "-cache", "off", "-log-level", "debug"}, args...)
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "SIO_HOST_TEST_AS_MAIN=1")
-	logs := &lockedBuffer{}
+	logs := &testlog.Buffer{}
 	cmd.Stderr = logs
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)

@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	sio "github.com/sio-go/sio"
+	"github.com/sio-go/sio/internal/testlog"
 	"github.com/sio-go/sio/transport/nethttp"
 )
 
@@ -26,7 +27,7 @@ import (
 type hostProc struct {
 	cmd  *exec.Cmd
 	url  string
-	logs *syncBuffer
+	logs *testlog.Buffer
 	done chan error
 }
 
@@ -39,7 +40,7 @@ func startHost(t *testing.T, a *artifacts, config string, extra ...string) *host
 	cmd := exec.Command(a.host, args...)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
-	h := &hostProc{cmd: cmd, logs: &syncBuffer{}, done: make(chan error, 1)}
+	h := &hostProc{cmd: cmd, logs: &testlog.Buffer{}, done: make(chan error, 1)}
 	cmd.Stderr = h.logs
 	require.NoError(t, cmd.Start())
 	ready := make(chan string, 1)

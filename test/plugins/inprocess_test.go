@@ -1,7 +1,6 @@
 package plugins
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -18,33 +17,17 @@ import (
 	"github.com/stretchr/testify/require"
 
 	sio "github.com/sio-go/sio"
+	"github.com/sio-go/sio/internal/testlog"
 	"github.com/sio-go/sio/plugins"
 	"github.com/sio-go/sio/transport/nethttp"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 type env struct {
 	a    *artifacts
 	srv  *sio.Server
 	host *plugins.Host
 	url  string
-	logs *syncBuffer
+	logs *testlog.Buffer
 }
 
 func newEnv(t *testing.T, limits plugins.Limits) *env {
@@ -56,7 +39,7 @@ func newEnv(t *testing.T, limits plugins.Limits) *env {
 		// set it explicitly.
 		limits.CallTimeout = 2 * time.Second
 	}
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h, err := plugins.NewHost(&plugins.Options{CacheDir: a.cache, Logger: log, Limits: limits})
 	require.NoError(t, err)

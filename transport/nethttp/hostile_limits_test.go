@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -24,34 +23,13 @@ import (
 
 	sio "github.com/sio-go/sio"
 	"github.com/sio-go/sio/engine/server"
+	"github.com/sio-go/sio/internal/testlog"
 	"github.com/sio-go/sio/transport/nethttp"
 )
 
 // Hostile clients against the server's limits. Each test also checks that a
 // well-behaved client is still served (stillServes), and what the hostile
 // one lost.
-
-// logBuffer collects a server's log for assertions.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *logBuffer) logger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
 
 // stillConnects checks that a new client joins "/" (for servers without
 // the echo handler stillServes uses).
@@ -175,9 +153,9 @@ func TestSlowlorisHeadersAndIdleConnectionsAreCut(t *testing.T) {
 // under an http.Server with no timeouts at all (httptest's): 400, the session
 // is closed, the handler's goroutine returns.
 func TestSlowlorisPostBodyIsCut(t *testing.T) {
-	logs := &logBuffer{}
-	_, base, reasons := hostileServer(t, &sio.ServerOptions{Logger: logs.logger()},
-		&nethttp.Options{PostTimeout: 300 * time.Millisecond, Logger: logs.logger()})
+	logs := &testlog.Buffer{}
+	_, base, reasons := hostileServer(t, &sio.ServerOptions{Logger: logs.Logger()},
+		&nethttp.Options{PostTimeout: 300 * time.Millisecond, Logger: logs.Logger()})
 	sid := pollOpen(t, base)
 	code, body := pollDo(t, http.MethodPost, sessionURL(base, sid), "40")
 	require.Equal(t, http.StatusOK, code, body)
@@ -375,9 +353,9 @@ func (c *rawClient) binary(b []byte) error {
 // connection; a placeholder pointing past the attachments is not binary.
 func TestAttachmentClaims(t *testing.T) {
 	ph := func(n int) string { return fmt.Sprintf(`{"_placeholder":true,"num":%d}`, n) }
-	logs := &logBuffer{}
+	logs := &testlog.Buffer{}
 	opts := &sio.ServerOptions{MaxAttachments: 4, MaxHTTPBufferSize: 1 << 20, PingInterval: 300 * time.Millisecond,
-		PingTimeout: 10 * time.Second, Logger: logs.logger()}
+		PingTimeout: 10 * time.Second, Logger: logs.Logger()}
 
 	t.Run("over MaxAttachments", func(t *testing.T) {
 		_, base, reasons := hostileServer(t, opts, nil)
@@ -458,8 +436,8 @@ func TestAttachmentClaims(t *testing.T) {
 // the limit is served.
 func TestDeeplyNestedJSON(t *testing.T) {
 	deep := strings.Repeat("[", 10000) + strings.Repeat("]", 10000)
-	logs := &logBuffer{}
-	srv := sio.NewServer(&sio.ServerOptions{Logger: logs.logger()})
+	logs := &testlog.Buffer{}
+	srv := sio.NewServer(&sio.ServerOptions{Logger: logs.Logger()})
 	reasons := make(chan string, 4)
 	acked := make(chan error, 1)
 	srv.OnConnection(func(s *sio.Socket) {
