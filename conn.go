@@ -432,12 +432,7 @@ func (c *Conn) dispatchLocked(ev server.Event) {
 // does not block (tryWriter), and otherwise a pooled goroutine writes.
 func (c *Conn) flush(async bool) {
 	c.mu.Lock()
-	if c.sess.HasTransmit(eio.Polling) {
-		select {
-		case c.pollWake <- struct{}{}:
-		default:
-		}
-	}
+	c.wakePollLocked()
 	if c.ws == nil || c.writing || !c.sess.HasTransmit(eio.WebSocket) {
 		c.mu.Unlock()
 		return
@@ -535,6 +530,12 @@ func (c *Conn) afterWrite(ws WebSocket, tr eio.Transmit, err error) {
 		c.sess.HandleTransportClose(time.Now(), eio.WebSocket, err)
 	}
 	c.afterLocked(time.Time{})
+	c.wakePollLocked()
+}
+
+// wakePollLocked wakes the polling GET waiting for what the session has to
+// send, if any. Called with c.mu held.
+func (c *Conn) wakePollLocked() {
 	if c.sess.HasTransmit(eio.Polling) {
 		select {
 		case c.pollWake <- struct{}{}:

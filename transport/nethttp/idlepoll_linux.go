@@ -71,13 +71,12 @@ func (c *wsConn) parkable(read func()) {
 	if err != nil || startIdlePoller() == nil {
 		return
 	}
-	c.park = &parkState{raw: raw, read: read}
-	c.fc.raw = raw // frameConn.TryWriteFrames writes through it
+	c.fc.raw = raw // parkReader registers through it, TryWriteFrames writes
+	c.park = &parkState{read: read}
 }
 
 // parkState is a parkable wsConn's link to the poller.
 type parkState struct {
-	raw   syscall.RawConn
 	read  func()
 	armed bool // registered with the poller (later parks re-arm it)
 	fd    int  // the descriptor it was registered with
@@ -96,7 +95,7 @@ func (c *wsConn) parkReader() bool {
 	var err error
 	// Control holds the descriptor open: a concurrent Close cannot let its
 	// number go to another connection while it is registered here.
-	cerr := p.raw.Control(func(fd uintptr) {
+	cerr := c.fc.raw.Control(func(fd uintptr) {
 		op := syscall.EPOLL_CTL_MOD
 		if !p.armed {
 			op = syscall.EPOLL_CTL_ADD
